@@ -1,0 +1,27 @@
+"""Mesh-wide settings (a subset of Istio's MeshConfig) that translation and validation read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    root_namespace: str = "istio-system"
+    trust_domain: str = "cluster.local"
+    domain_suffix: str = "svc.cluster.local"
+    # Istio's default: 10 s connect timeout for outbound clusters.
+    connect_timeout_s: float = 10.0
+    outbound_traffic_policy: str = "ALLOW_ANY"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> MeshConfig:
+        data = data or {}
+        otp = (data.get("outboundTrafficPolicy") or {}).get("mode", "ALLOW_ANY")
+        return cls(
+            root_namespace=str(data.get("rootNamespace", "istio-system")),
+            trust_domain=str(data.get("trustDomain", "cluster.local")),
+            outbound_traffic_policy=str(otp),
+        )

@@ -1,0 +1,91 @@
+"""A config resource as users write it (Kubernetes or Istio YAML), with where it came from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class ConfigKey:
+    """Identity of a resource: its kind, namespace and name (cluster-scoped kinds have namespace "")."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a resource was read: a file and the line its document starts on, or a Kubernetes object."""
+
+    path: str = ""
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.path else "<memory>"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One Kubernetes/Istio object. `spec`, `status` and `body` are treated as read-only.
+
+    `body` is the whole document (for kinds like Secret whose data is not under `spec`).
+    """
+
+    kind: str
+    api_version: str
+    name: str
+    namespace: str
+    spec: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+    annotations: Mapping[str, str] = field(default_factory=dict, compare=False)
+    status: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    body: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    origin: Origin = field(default_factory=Origin, compare=False)
+    creation_timestamp: str = field(default="", compare=False)
+    resource_version: str = field(default="", compare=False)
+
+    @property
+    def key(self) -> ConfigKey:
+        return ConfigKey(self.kind, self.namespace, self.name)
+
+    @property
+    def group(self) -> str:
+        return self.api_version.split("/", 1)[0] if "/" in self.api_version else ""
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rsplit("/", 1)[-1]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+def resource_from_document(doc: Mapping[str, Any], origin: Origin | None = None,
+                           default_namespace: str = "default") -> Resource:
+    """Build a Resource from a parsed YAML/JSON document (the caller has checked kind/apiVersion exist)."""
+    meta = doc.get("metadata") or {}
+    kind = str(doc.get("kind", ""))
+    namespace = "" if kind in CLUSTER_SCOPED else str(meta.get("namespace") or default_namespace)
+    return Resource(
+        kind=kind,
+        api_version=str(doc.get("apiVersion", "")),
+        name=str(meta.get("name", "")),
+        namespace=namespace,
+        spec=doc.get("spec") or {},
+        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+        status=doc.get("status") or {},
+        body=doc,
+        origin=origin or Origin(),
+        creation_timestamp=str(meta.get("creationTimestamp") or ""),
+        resource_version=str(meta.get("resourceVersion") or ""),
+    )
+
+
+CLUSTER_SCOPED = frozenset({"Namespace"})

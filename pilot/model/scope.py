@@ -1,0 +1,155 @@
+"""Which config applies to a proxy: its Sidecar, the services it can see, VirtualServices and
+DestinationRules for a host. Pure lookups over a snapshot, following Istio's precedence rules.
+
+- Sidecar: https://istio.io/latest/docs/reference/config/networking/sidecar/ (selector Sidecar in the
+  workload's namespace, then the namespace-wide one, then the root namespace's).
+- DestinationRule lookup: proxy namespace, then the service's namespace, then the root namespace.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pilot.model.proxy import ProxyView
+from pilot.model.registry import Service
+from pilot.model.resource import Resource
+from pilot.model.snapshot import MeshSnapshot
+
+
+def resolve_host(host: str, namespace: str, domain_suffix: str = "svc.cluster.local") -> str:
+    """Istio resolves a short name (no dot) relative to the namespace of the resource naming it."""
+    if "*" in host or "." in host:
+        return host
+    return f"{host}.{namespace}.{domain_suffix}"
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    """Istio host matching: exact, or a `*.suffix` wildcard, or `*`."""
+    if pattern == "*" or pattern == host:
+        return True
+    return pattern.startswith("*") and host.endswith(pattern[1:])
+
+
+def selects(resource: Resource, view: ProxyView, field: str = "workloadSelector") -> bool:
+    selector = resource.spec.get(field) or {}
+    labels = selector.get("labels") if field == "workloadSelector" else selector.get("matchLabels")
+    return view.matches(labels or {})
+
+
+def sidecar_for(snapshot: MeshSnapshot, view: ProxyView) -> Resource | None:
+    sidecars = snapshot.of_kind("Sidecar")
+    own = [s for s in sidecars if s.namespace == view.namespace]
+    for s in own:
+        if s.spec.get("workloadSelector") and selects(s, view):
+            return s
+    for s in own:
+        if not s.spec.get("workloadSelector"):
+            return s
+    root = snapshot.mesh.root_namespace
+    return next((s for s in sidecars if s.namespace == root and not s.spec.get("workloadSelector")), None)
+
+
+def _exported_to(spec: Mapping[str, Any], owner_ns: str, viewer_ns: str) -> bool:
+    export = spec.get("exportTo") or ["*"]
+    return any(e == "*" or (e == "." and owner_ns == viewer_ns) or e == viewer_ns for e in export)
+
+
+def egress_hosts(sidecar: Resource | None) -> tuple[str, ...]:
+    if sidecar is None:
+        return ("*/*",)
+    hosts: list[str] = []
+    for eg in sidecar.spec.get("egress") or []:
+        hosts.extend(str(h) for h in eg.get("hosts") or [])
+    return tuple(hosts) or ("*/*",)
+
+
+def imports(hosts: Iterable[str], proxy_ns: str, target_ns: str, hostname: str) -> bool:
+    """Sidecar egress `hosts` entries are `namespace/dnsName` (`.` = own ns, `*` = any, `~` = none)."""
+    for entry in hosts:
+        ns, _, dns = entry.partition("/")
+        if not dns:
+            ns, dns = "*", entry
+        if ns == "~":
+            continue
+        if ns not in ("*", target_ns) and not (ns == "." and target_ns == proxy_ns):
+            continue
+        if fnmatch.fnmatchcase(hostname, dns) or host_matches(dns, hostname):
+            return True
+    return False
+
+
+def visible_services(snapshot: MeshSnapshot, view: ProxyView,
+                     sidecar: Resource | None = None) -> list[Service]:
+    hosts = egress_hosts(sidecar if sidecar is not None else sidecar_for(snapshot, view))
+    return [s for s in sorted(snapshot.services.values(), key=lambda s: s.hostname)
+            if _exported_to({"exportTo": list(s.export_to)}, s.namespace, view.namespace)
+            and imports(hosts, view.namespace, s.namespace, s.hostname)]
+
+
+def virtual_service_hosts(vs: Resource, domain_suffix: str) -> list[str]:
+    return [resolve_host(str(h), vs.namespace, domain_suffix) for h in vs.spec.get("hosts") or []]
+
+
+def vs_gateways(vs: Resource) -> list[str]:
+    return [str(g) for g in vs.spec.get("gateways") or ["mesh"]]
+
+
+def virtual_service_for(snapshot: MeshSnapshot, view: ProxyView, hostname: str,
+                        sidecar: Resource | None = None, gateway: str = "mesh") -> Resource | None:
+    """The VirtualService that routes `hostname` for this proxy: the oldest visible one naming it.
+
+    An exact host beats a wildcard host, as in Istio's host precedence.
+    """
+    hosts = egress_hosts(sidecar if sidecar is not None else sidecar_for(snapshot, view))
+    best: tuple[int, Resource] | None = None
+    for vs in snapshot.of_kind("VirtualService"):
+        if gateway not in vs_gateways(vs) and not (gateway != "mesh" and _gw_matches(vs, gateway)):
+            continue
+        if not _exported_to(vs.spec, vs.namespace, view.namespace):
+            continue
+        if gateway == "mesh" and not imports(hosts, view.namespace, vs.namespace, hostname):
+            continue
+        for h in virtual_service_hosts(vs, snapshot.mesh.domain_suffix):
+            if h == hostname:
+                rank = 0
+            elif host_matches(h, hostname):
+                rank = 1
+            else:
+                continue
+            if best is None or rank < best[0]:
+                best = (rank, vs)
+    return best[1] if best else None
+
+
+def _gw_matches(vs: Resource, gateway: str) -> bool:
+    for g in vs_gateways(vs):
+        full = g if "/" in g else f"{vs.namespace}/{g}"
+        if full == gateway:
+            return True
+    return False
+
+
+def destination_rule_for(snapshot: MeshSnapshot, view: ProxyView, hostname: str) -> Resource | None:
+    candidates = []
+    for dr in snapshot.of_kind("DestinationRule"):
+        host = resolve_host(str(dr.spec.get("host", "")), dr.namespace, snapshot.mesh.domain_suffix)
+        if not host_matches(host, hostname) or not _exported_to(dr.spec, dr.namespace, view.namespace):
+            continue
+        if dr.spec.get("workloadSelector") and not selects(dr, view):
+            continue
+        candidates.append(dr)
+    if not candidates:
+        return None
+    svc = snapshot.services.get(hostname)
+    order = [view.namespace, svc.namespace if svc else "", snapshot.mesh.root_namespace]
+    for ns in order:
+        for dr in candidates:
+            if dr.namespace == ns:
+                return dr
+    return candidates[0]
+
+
+def subsets(dr: Resource | None) -> list[Mapping[str, Any]]:
+    return list(dr.spec.get("subsets") or []) if dr else []
