@@ -1,0 +1,34 @@
+"""Prometheus text exposition for the control plane (`/metrics`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _line(name: str, value: float, labels: dict[str, str] | None = None) -> str:
+    if labels:
+        inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        return f"{name}{{{inner}}} {value}"
+    return f"{name} {value}"
+
+
+def render_metrics(cp: Any) -> str:
+    lines: list[str] = []
+    stats = cp.controller.stats
+    gauges = {
+        "meshpilot_snapshots_built_total": stats.snapshots_built,
+        "meshpilot_pushes_total": stats.pushes,
+        "meshpilot_last_push_seconds": stats.last_push_seconds,
+        "meshpilot_translations_total": stats.translations,
+        "meshpilot_translation_cache_hits_total": stats.translation_cache_hits,
+        "meshpilot_connected_proxies": len(cp.controller.nodes),
+        "meshpilot_config_errors": sum(1 for f in cp.store.findings() if f.is_error),
+        "meshpilot_ready": 1 if cp.controller.ready else 0,
+    }
+    for name, value in gauges.items():
+        lines.append(_line(name, float(value)))
+    for key, value in sorted(cp.xds.metrics().items()):
+        name, _, label = key.partition(":")
+        metric = name if name.startswith("meshpilot_") else f"meshpilot_xds_{name}"
+        lines.append(_line(metric, float(value), {"type": label} if label else None))
+    return "\n".join(lines) + "\n"

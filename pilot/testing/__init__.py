@@ -1,0 +1,1 @@
+"""Public test kit: tiny upstream apps, loopback meshes, Envoy process helpers, ADS test client."""

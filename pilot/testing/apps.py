@@ -1,0 +1,102 @@
+"""Tiny HTTP apps that answer with their name and version: the upstreams of tests and `pilot demo`.
+
+Run several in one process: `python -m pilot.testing.apps reviews:v1@127.10.0.21:8080 ...`.
+Every response is JSON: service, version, pod, the path and headers seen. Special paths:
+`/status/<code>` answers that code, `/delay/<ms>` sleeps first, `/__requests` lists recorded requests,
+`/__reset` clears them. Setting `FAIL_FIRST=N` makes the first N requests per path answer 503.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class AppState:
+    def __init__(self, service: str, version: str, pod: str) -> None:
+        self.service, self.version, self.pod = service, version, pod
+        self.requests: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+
+def make_handler(state: AppState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Without TCP_NODELAY, keep-alive through Envoy costs ~40 ms per request (testing.md).
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body_in = self.rfile.read(length) if length else b""
+            path = self.path
+            if path == "/__requests":
+                with state.lock:
+                    return self._send(200, {"requests": list(state.requests)})
+            if path == "/__reset":
+                with state.lock:
+                    state.requests.clear()
+                return self._send(200, {"reset": True})
+            record = {"method": self.command, "path": path, "headers": {k.lower(): v for k, v in
+                                                                        self.headers.items()},
+                      "client": self.client_address[0], "body": body_in.decode("utf-8", "replace")}
+            with state.lock:
+                state.requests.append(record)
+                if len(state.requests) > 10000:
+                    del state.requests[:5000]
+            status = 200
+            if path.startswith("/status/"):
+                status = int(path.split("/")[2].split("?")[0])
+            elif path.startswith("/delay/"):
+                time.sleep(int(path.split("/")[2].split("?")[0]) / 1000)
+            self._send(status, {"service": state.service, "version": state.version, "pod": state.pod,
+                                "path": path, "method": self.command, "headers": record["headers"],
+                                "client": record["client"]})
+
+        def _send(self, status: int, data: dict[str, Any]) -> None:
+            body = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.send_header("x-app", f"{state.service}-{state.version}")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _answer
+
+    return Handler
+
+
+def serve(spec: str) -> ThreadingHTTPServer:
+    """`service:version@ip:port[/pod]`."""
+    who, _, where = spec.partition("@")
+    service, _, version = who.partition(":")
+    addr, _, pod = where.partition("/")
+    ip, _, port = addr.rpartition(":")
+    server = ThreadingHTTPServer((ip, int(port)), make_handler(AppState(service, version, pod or service)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main(argv: list[str]) -> int:
+    servers = [serve(s) for s in argv]
+    print("ready", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    for s in servers:
+        s.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,122 @@
+"""Lay out a mesh on loopback (loopback-mesh.md) and write it as ordinary Kubernetes + Istio YAML.
+
+Each pod gets three addresses in its own block: pod IP `<a>.<b>.<c>.<n>` (sidecar inbound listener and
+the app behind it), egress bind `<a>.<b>.<c+1>.<n>` (where the app calls out) and admin
+`<a>.<b>.<c+2>.<n>`. Tests pick a random block so several meshes can run side by side.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+SERVICE_PORT = 9080
+APP_PORT = 8080
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    service: str
+    version: str
+    index: int
+    block: tuple[int, int, int]
+    namespace: str = "default"
+    service_account: str = ""
+    egress_hosts: tuple[str, ...] = ("./*",)
+    extra_labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}-{self.version}-0"
+
+    def _addr(self, offset: int) -> str:
+        a, b, c = self.block
+        return f"{a}.{b}.{c + offset}.{self.index}"
+
+    @property
+    def ip(self) -> str:
+        return self._addr(0)
+
+    @property
+    def bind(self) -> str:
+        return self._addr(1)
+
+    @property
+    def admin(self) -> str:
+        return self._addr(2)
+
+    @property
+    def sa(self) -> str:
+        return self.service_account or f"bookinfo-{self.service}"
+
+    @property
+    def node_id(self) -> str:
+        return f"sidecar~{self.ip}~{self.name}.{self.namespace}~{self.namespace}.svc.cluster.local"
+
+    @property
+    def app_address(self) -> str:
+        return f"{self.ip}:{APP_PORT}"
+
+
+@dataclass
+class LoopbackMesh:
+    pods: list[PodSpec] = field(default_factory=list)
+    services: dict[tuple[str, str], int] = field(default_factory=dict)  # (ns, name) -> port
+
+    @classmethod
+    def build(cls, workloads: list[tuple[str, str]], block: tuple[int, int, int] | None = None,
+              namespace: str = "default") -> LoopbackMesh:
+        block = block or random_block()
+        mesh = cls()
+        for i, (service, version) in enumerate(workloads, start=10):
+            mesh.pods.append(PodSpec(service, version, i, block, namespace))
+            mesh.services[(namespace, service)] = SERVICE_PORT
+        return mesh
+
+    def pod(self, service: str, version: str = "") -> PodSpec:
+        return next(p for p in self.pods if p.service == service and (not version or p.version == version))
+
+    def documents(self) -> list[dict[str, Any]]:
+        docs: list[dict[str, Any]] = []
+        for (ns, name), port in sorted(self.services.items()):
+            docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns,
+                                                                            "labels": {"app": name}},
+                         "spec": {"selector": {"app": name},
+                                  "ports": [{"name": "http", "port": port, "targetPort": port}]}})
+        for p in self.pods:
+            labels = {"app": p.service, "version": p.version, **dict(p.extra_labels)}
+            docs.append({"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"name": p.name, "namespace": p.namespace, "labels": labels},
+                         "spec": {"serviceAccountName": p.sa, "containers": [
+                             {"name": "app", "image": "none", "ports": [{"containerPort": APP_PORT}]}]},
+                         "status": {"podIP": p.ip}})
+            docs.append({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                         "metadata": {"name": p.name, "namespace": p.namespace},
+                         "spec": {"workloadSelector": {"labels": {"app": p.service, "version": p.version}},
+                                  "ingress": [{"port": {"number": SERVICE_PORT, "protocol": "HTTP",
+                                                        "name": "http"},
+                                               "defaultEndpoint": f"0.0.0.0:{APP_PORT}",
+                                               "captureMode": "NONE"}],
+                                  "egress": [{"port": {"number": SERVICE_PORT, "protocol": "HTTP",
+                                                       "name": "http"},
+                                              "bind": p.bind, "captureMode": "NONE",
+                                              "hosts": list(p.egress_hosts)}]}})
+        return docs
+
+    def yaml(self) -> str:
+        return yaml.safe_dump_all(self.documents(), sort_keys=False)
+
+    def app_specs(self) -> list[str]:
+        return [f"{p.service}:{p.version}@{p.app_address}/{p.name}" for p in self.pods]
+
+
+def random_block() -> tuple[int, int, int]:
+    """A random /22-ish block in 127.0.0.0/8 away from 127.0.0.1 and the demo's 127.10-30.x."""
+    return (127, random.randint(100, 250), random.randrange(0, 250, 4))
+
+
+BOOKINFO = [("productpage", "v1"), ("details", "v1"), ("ratings", "v1"),
+            ("reviews", "v1"), ("reviews", "v2"), ("reviews", "v3")]

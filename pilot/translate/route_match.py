@@ -1,0 +1,91 @@
+"""VirtualService HTTPMatchRequest -> Envoy RouteMatch.
+
+https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPMatchRequest
+Fields decided at generation time per proxy (sourceLabels, sourceNamespace, port, gateways) never
+reach Envoy: `applies_to` filters the match blocks first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.type.matcher.v3 import regex_pb2, string_pb2
+
+from pilot.model.proxy import ProxyView
+
+
+def applies_to(match: Mapping[str, Any], view: ProxyView, port: int, gateway: str = "mesh") -> bool:
+    if match.get("sourceLabels") and not view.matches(dict(match["sourceLabels"])):
+        return False
+    if match.get("sourceNamespace") and match["sourceNamespace"] != view.namespace:
+        return False
+    if match.get("port") and port and int(match["port"]) != port:
+        return False
+    gws = match.get("gateways")
+    return not (gws and gateway not in gws and not any(str(g).endswith("/" + gateway.split("/")[-1])
+                                                       for g in gws))
+
+
+def string_matcher(sm: Mapping[str, Any], ignore_case: bool = False) -> string_pb2.StringMatcher:
+    m = string_pb2.StringMatcher(ignore_case=ignore_case)
+    if "exact" in sm:
+        m.exact = str(sm["exact"])
+    elif "prefix" in sm:
+        m.prefix = str(sm["prefix"])
+    elif "regex" in sm:
+        m.safe_regex.CopyFrom(regex_pb2.RegexMatcher(regex=str(sm["regex"])))
+    return m
+
+
+def header_matcher(name: str, sm: Mapping[str, Any] | None, invert: bool = False) -> rc.HeaderMatcher:
+    hm = rc.HeaderMatcher(name=name, invert_match=invert)
+    # Istio: an empty match or regex "*" means "the header is present".
+    if not sm or sm.get("regex") == "*" or not any(k in sm for k in ("exact", "prefix", "regex")):
+        hm.present_match = True
+    else:
+        hm.string_match.CopyFrom(string_matcher(sm))
+    if invert:
+        hm.treat_missing_header_as_empty = True
+    return hm
+
+
+def route_match(match: Mapping[str, Any] | None) -> rc.RouteMatch:
+    rm = rc.RouteMatch()
+    match = match or {}
+    uri = match.get("uri") or {}
+    if "exact" in uri:
+        rm.path = str(uri["exact"])
+    elif "regex" in uri:
+        rm.safe_regex.CopyFrom(regex_pb2.RegexMatcher(regex=str(uri["regex"])))
+    else:
+        rm.prefix = str(uri.get("prefix", "/"))
+    if match.get("ignoreUriCase"):
+        rm.case_sensitive.value = False
+    for pseudo, field in ((":scheme", "scheme"), (":method", "method"), (":authority", "authority")):
+        if match.get(field):
+            rm.headers.append(header_matcher(pseudo, match[field]))
+    for name, sm in sorted((match.get("headers") or {}).items()):
+        rm.headers.append(header_matcher(str(name).lower(), sm))
+    for name, sm in sorted((match.get("withoutHeaders") or {}).items()):
+        rm.headers.append(header_matcher(str(name).lower(), sm, invert=True))
+    for name, sm in sorted((match.get("queryParams") or {}).items()):
+        qp = rc.QueryParameterMatcher(name=str(name))
+        if sm and any(k in sm for k in ("exact", "prefix", "regex")):
+            qp.string_match.CopyFrom(string_matcher(sm))
+        else:
+            qp.present_match = True
+        rm.query_parameters.append(qp)
+    return rm
+
+
+def is_catch_all(match: Mapping[str, Any] | None) -> bool:
+    """Istio stops generating routes after the first one that matches everything."""
+    if not match:
+        return True
+    keys = {k for k, v in match.items() if v and k not in ("name",)}
+    if keys - {"uri"}:
+        return False
+    uri = match.get("uri") or {}
+    return not uri or uri.get("prefix") == "/" or uri.get("regex") in ("*", ".*")
