@@ -28,7 +28,7 @@ def bundled_config() -> Path:
 
 
 def _table(windows: dict[int, deque[str]], runner: MeshRunner, sent: int, started: float) -> Group:
-    t = Table(title="productpage → service: who answered (last %d requests per flow)" % WINDOW)
+    t = Table(title=f"productpage → service: who answered (last {WINDOW} requests per flow)")
     t.add_column("flow")
     t.add_column("v1", justify="right")
     t.add_column("v2", justify="right")

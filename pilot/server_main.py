@@ -14,6 +14,7 @@ from google.protobuf import json_format
 from pilot.debounce import DebouncedRunner
 from pilot.httpserver import HttpServer, Response
 from pilot.model.mesh import MeshConfig
+from pilot.model.resource import ConfigKey
 from pilot.push import MeshController
 from pilot.sources.files import FileSource
 from pilot.sources.store import ConfigStore
@@ -35,7 +36,7 @@ class ServeOptions:
 
 def make_validator():  # type: ignore[no-untyped-def]
     try:
-        from pilot.validation import validate_resource
+        from pilot.validation import validate_resource  # type: ignore[attr-defined]
     except ImportError:  # validation lands separately; without it nothing is rejected
         return None
     return validate_resource
@@ -43,7 +44,7 @@ def make_validator():  # type: ignore[no-untyped-def]
 
 def make_document_check():  # type: ignore[no-untyped-def]
     try:
-        from pilot.validation import validate_document
+        from pilot.validation import validate_document  # type: ignore[attr-defined]
     except ImportError:
         return None
     return validate_document
@@ -69,7 +70,11 @@ class ControlPlane:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.store.subscribe(lambda keys: loop.call_soon_threadsafe(self.debouncer.event, set(keys)))
+
+        def on_change(keys: set[ConfigKey]) -> None:
+            loop.call_soon_threadsafe(self.debouncer.event, set[object](keys))
+
+        self.store.subscribe(on_change)
         for fs in self.files:
             fs.start()
         if not self.opts.config_dirs:

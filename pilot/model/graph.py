@@ -71,8 +71,8 @@ def build_graph(snapshot: MeshSnapshot) -> nx.MultiDiGraph:
                  "RequestAuthentication"):
         for res in snapshot.of_kind(kind):
             g.add_node(cfg_node(res.key), type="config", kind=kind)
-            for w in _selected_workloads(snapshot, res):
-                g.add_edge(cfg_node(res.key), wl_node(w[0], w[1]), kind="applies")
+            for ns, name in _selected_workloads(snapshot, res):
+                g.add_edge(cfg_node(res.key), wl_node(ns, name), kind="applies")
     return g
 
 

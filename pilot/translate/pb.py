@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from envoy.config.core.v3 import address_pb2, config_source_pb2
 from google.protobuf import any_pb2, duration_pb2, wrappers_pb2
 from google.protobuf.message import Message
-
-from envoy.config.core.v3 import address_pb2, config_source_pb2
 
 TYPE_PREFIX = "type.googleapis.com/"
 
