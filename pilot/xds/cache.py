@@ -101,11 +101,13 @@ class ResourceCache:
     Call it from the event loop thread that runs the XdsServer (watchers are plain callbacks).
     """
 
+    _MEMO_FLOOR = 4096  # memo entries kept before the first prune
+
     def __init__(self) -> None:
         self._nodes: dict[str, NodeResources] = {}
         self._watchers: dict[str, list[Watcher]] = {}
         self._memo = _VersionMemo()
-        self._prune_at = 4096
+        self._prune_at = self._MEMO_FLOOR
 
     def set_node_resources(self, node_id: str, resources: Mapping[str, Mapping[str, Any]]) -> None:
         """Replace the node's full resource set and wake its streams for the types that changed."""
@@ -165,7 +167,7 @@ class ResourceCache:
         self._memo.retain(
             r.any for n in self._nodes.values() for t in n.types.values() for r in t.resources.values()
         )
-        self._prune_at = max(4096, 2 * len(self._memo))
+        self._prune_at = max(self._MEMO_FLOOR, 2 * len(self._memo))
 
 
 def _changed_types(old: NodeResources | None, new: NodeResources) -> frozenset[str]:
