@@ -8,7 +8,6 @@ HTTP without any upstream.
 from __future__ import annotations
 
 import base64
-
 from typing import Any as AnyT
 
 from envoy.config.cluster.v3 import cluster_pb2
@@ -75,7 +74,9 @@ def http_listener(name: str, host: str, port: int, route_name: str) -> Any:
         "http_filters": [
             {
                 "name": "envoy.filters.http.router",
-                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                },
             }
         ],
     }
@@ -111,7 +112,10 @@ def direct_response_route(name: str, body: str, *, status: int = 200, path_regex
 
 
 def validation_secret(name: str, ca_pem: bytes) -> Any:
-    spec = {"name": name, "validation_context": {"trusted_ca": {"inline_bytes": base64.b64encode(ca_pem).decode()}}}
+    spec = {
+        "name": name,
+        "validation_context": {"trusted_ca": {"inline_bytes": base64.b64encode(ca_pem).decode()}},
+    }
     return pack(json_format.ParseDict(spec, secret_pb2.Secret()))
 
 

@@ -50,9 +50,15 @@ def test_watchers_get_only_changed_types_and_nothing_when_unchanged() -> None:
     cache = ResourceCache()
     seen: list[frozenset[str]] = []
     unwatch = cache.watch("n", seen.append)
-    cache.set_node_resources("n", resource_set(clusters={"a": cluster("a")}, routes={"r": direct_response_route("r", "x")}))
-    cache.set_node_resources("n", resource_set(clusters={"a": cluster("a")}, routes={"r": direct_response_route("r", "y")}))
-    cache.set_node_resources("n", resource_set(clusters={"a": cluster("a")}, routes={"r": direct_response_route("r", "y")}))
+    cache.set_node_resources(
+        "n", resource_set(clusters={"a": cluster("a")}, routes={"r": direct_response_route("r", "x")})
+    )
+    cache.set_node_resources(
+        "n", resource_set(clusters={"a": cluster("a")}, routes={"r": direct_response_route("r", "y")})
+    )
+    cache.set_node_resources(
+        "n", resource_set(clusters={"a": cluster("a")}, routes={"r": direct_response_route("r", "y")})
+    )
     cache.set_node_resources("other", resource_set(clusters={"a": cluster("a")}))
     assert seen == [frozenset({CLUSTER, ROUTE}), frozenset({ROUTE})]
     unwatch()
@@ -71,7 +77,7 @@ def test_all_watchers_of_a_node_are_woken() -> None:
 
 def test_resource_of_the_wrong_type_is_refused() -> None:
     cache = ResourceCache()
-    with pytest.raises(ValueError, match="not type.googleapis.com/envoy.config.listener"):
+    with pytest.raises(ValueError, match=r"not type\.googleapis\.com/envoy\.config\.listener"):
         cache.set_node_resources("n", {LISTENER: {"a": cluster("a")}})
 
 

@@ -29,7 +29,9 @@ class Req:
     error: str | None = None
     initial: dict[str, str] = field(default_factory=dict)
     expect: str | None = None
-    sends: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)  # type, names, removed
+    sends: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = field(
+        default_factory=list
+    )  # type, names, removed
 
 
 @dataclass
@@ -120,8 +122,10 @@ SCENARIOS = {
         Push(BASE),
         Req("eds", subscribe=("a",), sends=[("eds", ("a",), ())]),
         Req("cds", sends=[("cds", ("a", "b"), ())]),
-        Push({"cds": {"a": A2, "b": B}, "eds": {"a": endpoints("a", ("127.0.0.1", 9))}},
-             sends=[("cds", ("a",), ()), ("eds", ("a",), ())]),
+        Push(
+            {"cds": {"a": A2, "b": B}, "eds": {"a": endpoints("a", ("127.0.0.1", 9))}},
+            sends=[("cds", ("a",), ()), ("eds", ("a",), ())],
+        ),
     ],
 }
 
@@ -148,8 +152,12 @@ def test_ack_of_an_older_nonce_keeps_status_stale() -> None:
     runner = Runner()
     runner.run([Push(BASE), Req("cds", sends=[("cds", ("a", "b"), ())])])
     first_nonce = runner.last_nonce["cds"]
-    runner.run([Push({**BASE, "cds": {"a": A2, "b": B}}, sends=[("cds", ("a",), ())]),
-                Req("cds", nonce=first_nonce, expect="ack")])
+    runner.run(
+        [
+            Push({**BASE, "cds": {"a": A2, "b": B}}, sends=[("cds", ("a",), ())]),
+            Req("cds", nonce=first_nonce, expect="ack"),
+        ]
+    )
     assert runner.machine.sync_status()[CLUSTER].state.value == "STALE"
     runner.run([Req("cds", nonce=LAST, expect="ack")])
     assert runner.machine.sync_status()[CLUSTER].state.value == "SYNCED"

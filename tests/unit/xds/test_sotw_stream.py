@@ -9,7 +9,11 @@ from tests.unit.xds.sotw_table import LAST, Push, Req, Runner
 A, B = cluster("a"), cluster("b")
 A2 = cluster("a", connect_timeout="2s")
 EA, EB = endpoints("a", ("127.0.0.1", 1)), endpoints("b")
-R1, R1_BAD, R1_NEW = direct_response_route("r1", "one"), direct_response_route("r1", "bad"), direct_response_route("r1", "new")
+R1, R1_BAD, R1_NEW = (
+    direct_response_route("r1", "one"),
+    direct_response_route("r1", "bad"),
+    direct_response_route("r1", "new"),
+)
 R2 = direct_response_route("r2", "two")
 BASE = {"cds": {"a": A, "b": B}, "eds": {"a": EA, "b": EB}, "rds": {"r1": R1, "r2": R2}}
 
@@ -55,8 +59,10 @@ SCENARIOS = {
         Req("rds", names=("r1",), sends=[("rds", ("r1",))]),
         Req("rds", names=("r1", "r2", "r3"), nonce=LAST, expect="ack", sends=[("rds", ("r1", "r2"))]),
         Req("rds", names=("r1", "r2", "r3"), nonce=LAST, expect="ack"),
-        Push({**BASE, "rds": {"r1": R1, "r2": R2, "r3": direct_response_route("r3", "3")}},
-             sends=[("rds", ("r1", "r2", "r3"))]),
+        Push(
+            {**BASE, "rds": {"r1": R1, "r2": R2, "r3": direct_response_route("r3", "3")}},
+            sends=[("rds", ("r1", "r2", "r3"))],
+        ),
     ],
     "RDS: a name dropped and asked for again is re-sent; a deleted route sends nothing": [
         Push(BASE),
@@ -89,8 +95,10 @@ SCENARIOS = {
         Req("lds", sends=[("lds", ())]),
         Req("eds", names=("a",), sends=[("eds", ("a",))]),
         Req("cds", sends=[("cds", ("a", "b"))]),
-        Push({"cds": {"a": A2}, "eds": {"a": endpoints("a")}, "rds": {"r1": R1_NEW}},
-             sends=[("cds", ("a",)), ("eds", ("a",)), ("rds", ("r1",))]),
+        Push(
+            {"cds": {"a": A2}, "eds": {"a": endpoints("a")}, "rds": {"r1": R1_NEW}},
+            sends=[("cds", ("a",)), ("eds", ("a",)), ("rds", ("r1",))],
+        ),
     ],
 }
 
@@ -102,7 +110,13 @@ def test_sotw_scenario(steps: list) -> None:
 
 def test_version_info_is_the_type_version_and_nonces_are_unique() -> None:
     runner = Runner()
-    runner.run([Push(BASE), Req("cds", sends=[("cds", ("a", "b"))]), Req("eds", names=("a",), sends=[("eds", ("a",))])])
+    runner.run(
+        [
+            Push(BASE),
+            Req("cds", sends=[("cds", ("a", "b"))]),
+            Req("eds", names=("a",), sends=[("eds", ("a",))]),
+        ]
+    )
     node = runner.cache.get("n")
     assert node is not None
     assert runner.last_version["cds"] == node.version(CLUSTER)
@@ -128,7 +142,9 @@ def test_reconnect_with_an_old_version_gets_the_current_one() -> None:
 def test_reconnect_carrying_a_version_still_gets_rds_by_name() -> None:
     first = Runner()
     first.run([Push(BASE), Req("rds", names=("r1",), sends=[("rds", ("r1",))])])
-    Runner().run([Push(BASE), Req("rds", names=("r1",), version=first.last_version["rds"], sends=[("rds", ("r1",))])])
+    Runner().run(
+        [Push(BASE), Req("rds", names=("r1",), version=first.last_version["rds"], sends=[("rds", ("r1",))])]
+    )
 
 
 def test_sync_status_follows_ack_and_nack() -> None:
@@ -138,9 +154,22 @@ def test_sync_status_follows_ack_and_nack() -> None:
     assert sync()[runner.request(Req("rds")).type_url].as_dict()["status"] == "STALE"
     runner.run([Req("rds", names=("r1",), nonce=LAST, expect="ack")])
     rds = runner.request(Req("rds")).type_url
-    assert sync()[rds].as_dict() == {"sent": runner.last_version["rds"], "acked": runner.last_version["rds"], "status": "SYNCED"}
+    assert sync()[rds].as_dict() == {
+        "sent": runner.last_version["rds"],
+        "acked": runner.last_version["rds"],
+        "status": "SYNCED",
+    }
     good = runner.last_version["rds"]
-    runner.run([Push({**BASE, "rds": {"r1": R1_BAD}}, sends=[("rds", ("r1",))]),
-                Req("rds", names=("r1",), nonce=LAST, version=good, error="boom", expect="nack")])
-    assert sync()[rds].as_dict() == {"sent": runner.last_version["rds"], "acked": good, "status": "ERROR", "error": "boom"}
+    runner.run(
+        [
+            Push({**BASE, "rds": {"r1": R1_BAD}}, sends=[("rds", ("r1",))]),
+            Req("rds", names=("r1",), nonce=LAST, version=good, error="boom", expect="nack"),
+        ]
+    )
+    assert sync()[rds].as_dict() == {
+        "sent": runner.last_version["rds"],
+        "acked": good,
+        "status": "ERROR",
+        "error": "boom",
+    }
     assert sync()[rds].nacks == 1
