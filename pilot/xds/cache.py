@@ -1,0 +1,175 @@
+"""Per-node resource sets with content-hash versions, and the wake-ups that trigger pushes.
+
+The mesh glue computes each node's resources and calls `set_node_resources`; streams of that node are
+woken with the set of type URLs whose version changed. Versions are content hashes (ARCHITECTURE.md
+rule 3): an unchanged resource keeps its version, so it is never re-sent, and two replicas serving the
+same config report the same versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from google.protobuf.any_pb2 import Any
+
+log = logging.getLogger(__name__)
+
+Watcher = Callable[[frozenset[str]], None]
+
+
+def content_hash(data: bytes) -> str:
+    """Short stable hash used as a version string."""
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedResource:
+    """One resource as served: its Any, the Any's wire bytes (serialised once) and its version."""
+
+    name: str
+    any: Any
+    serialized: bytes
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypeResources:
+    """All resources of one type for one node, and the type's version (hash over names + versions)."""
+
+    type_url: str
+    version: str
+    resources: Mapping[str, CachedResource]
+
+    @classmethod
+    def build(cls, type_url: str, resources: Iterable[CachedResource]) -> TypeResources:
+        by_name = {r.name: r for r in sorted(resources, key=lambda r: r.name)}
+        digest = hashlib.blake2b(digest_size=8)
+        for name, res in by_name.items():
+            digest.update(f"{name}\0{res.version}\n".encode())
+        return cls(type_url, digest.hexdigest(), MappingProxyType(by_name))
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResources:
+    """Immutable resource set of one node: type URL -> TypeResources."""
+
+    node_id: str
+    types: Mapping[str, TypeResources] = field(default_factory=dict)
+
+    def of(self, type_url: str) -> TypeResources:
+        found = self.types.get(type_url)
+        return found if found is not None else TypeResources.build(type_url, ())
+
+    def version(self, type_url: str) -> str:
+        return self.of(type_url).version
+
+
+class _VersionMemo:
+    """Serialised bytes + hash per distinct Any object.
+
+    Pushes to many proxies share Any objects, so each is serialised and hashed once. Keyed by id();
+    the entry keeps the object alive, so an id cannot be reused while its entry exists.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Any, bytes, str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def lookup(self, obj: Any) -> tuple[bytes, str]:
+        hit = self._by_id.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1], hit[2]
+        data = obj.SerializeToString(deterministic=True)
+        version = content_hash(data)
+        self._by_id[id(obj)] = (obj, data, version)
+        return data, version
+
+    def retain(self, live: Iterable[Any]) -> None:
+        keep = {id(o) for o in live}
+        self._by_id = {k: v for k, v in self._by_id.items() if k in keep}
+
+
+class ResourceCache:
+    """Per node id: type_url -> {name: Any}. Versions are content hashes.
+
+    Call it from the event loop thread that runs the XdsServer (watchers are plain callbacks).
+    """
+
+    _MEMO_FLOOR = 4096  # memo entries kept before the first prune
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, NodeResources] = {}
+        self._watchers: dict[str, list[Watcher]] = {}
+        self._memo = _VersionMemo()
+        self._prune_at = self._MEMO_FLOOR
+
+    def set_node_resources(self, node_id: str, resources: Mapping[str, Mapping[str, Any]]) -> None:
+        """Replace the node's full resource set and wake its streams for the types that changed."""
+        types: dict[str, TypeResources] = {}
+        for type_url, named in resources.items():
+            cached = []
+            for name, obj in named.items():
+                if obj.type_url != type_url:
+                    # Envoy rejects a response whose resources are of another type; catch it here.
+                    raise ValueError(f"resource {name!r} is {obj.type_url}, not {type_url}")
+                data, version = self._memo.lookup(obj)
+                cached.append(CachedResource(name, obj, data, version))
+            types[type_url] = TypeResources.build(type_url, cached)
+        old = self._nodes.get(node_id)
+        new = NodeResources(node_id, MappingProxyType(types))
+        self._nodes[node_id] = new
+        self._maybe_prune_memo()
+        changed = _changed_types(old, new)
+        if changed:
+            self._notify(node_id, changed)
+
+    def get(self, node_id: str) -> NodeResources | None:
+        return self._nodes.get(node_id)
+
+    def drop_node(self, node_id: str) -> None:
+        """Forget a node's resources. Open streams are not told: sending empty state would delete
+        the proxy's config, and a node is dropped only after it has been gone a while."""
+        self._nodes.pop(node_id, None)
+
+    def node_ids(self) -> list[str]:
+        return sorted(self._nodes)
+
+    def watch(self, node_id: str, watcher: Watcher) -> Callable[[], None]:
+        """Call `watcher(changed_type_urls)` after every update of the node; returns the unwatch."""
+        self._watchers.setdefault(node_id, []).append(watcher)
+
+        def unwatch() -> None:
+            watchers = self._watchers.get(node_id, [])
+            if watcher in watchers:
+                watchers.remove(watcher)
+            if not watchers:
+                self._watchers.pop(node_id, None)
+
+        return unwatch
+
+    def _notify(self, node_id: str, changed: frozenset[str]) -> None:
+        for watcher in list(self._watchers.get(node_id, ())):
+            try:
+                watcher(changed)
+            except Exception:  # one broken stream must not stop the others from being woken
+                log.exception("xDS watcher of node %s failed", node_id)
+
+    def _maybe_prune_memo(self) -> None:
+        # Amortised: a full walk only when the memo has doubled since the last one.
+        if len(self._memo) <= self._prune_at:
+            return
+        self._memo.retain(
+            r.any for n in self._nodes.values() for t in n.types.values() for r in t.resources.values()
+        )
+        self._prune_at = max(self._MEMO_FLOOR, 2 * len(self._memo))
+
+
+def _changed_types(old: NodeResources | None, new: NodeResources) -> frozenset[str]:
+    urls = set(new.types) | (set(old.types) if old else set())
+    return frozenset(u for u in urls if old is None or old.version(u) != new.version(u))
