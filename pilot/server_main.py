@@ -113,8 +113,9 @@ class ControlPlane:
         if node is None:
             return Response.json({"error": f"no proxy {proxy!r}; see /debug/syncz"}, 404)
         out: dict[str, dict[str, object]] = {}
-        for type_url, resources in node.resources.items():
-            out[type_url] = {name: json_format.MessageToDict(_unpack(a)) for name, a in resources.items()}
+        for type_url, typed in node.types.items():
+            out[type_url] = {name: json_format.MessageToDict(_unpack(r.any))
+                             for name, r in typed.resources.items()}
         return Response.json(out)
 
     def _configz(self, _q: dict[str, list[str]]) -> Response:

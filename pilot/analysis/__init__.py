@@ -1,0 +1,1 @@
+"""Cross-resource analyzers (istioctl analyze): findings with stable codes."""

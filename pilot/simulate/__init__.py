@@ -1,0 +1,1 @@
+"""Walks the generated Envoy config for a request: where does it go, is it allowed."""
