@@ -71,7 +71,9 @@ def _b64encode(data: bytes) -> str:
 
 def _b64decode(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        # validate=True: the default silently skips stray characters, which would let many strings
+        # verify as one token.
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as exc:
         raise CredentialError(Refusal.MALFORMED, "bad base64") from exc
 

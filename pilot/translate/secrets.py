@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from envoy.config.core.v3 import base_pb2, config_source_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from envoy.type.matcher.v3 import string_pb2
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, wrappers_pb2
 
 from pilot.ca.authority import WorkloadCert
 
@@ -100,7 +100,7 @@ def server_mtls_context(
     """An inbound (listener) context that requires a client certificate chaining to ``ROOTCA``."""
     return tls_pb2.DownstreamTlsContext(
         common_tls_context=mtls_common_tls_context(peer_spiffe_ids=peer_spiffe_ids, ads=ads, alpn=alpn),
-        require_client_certificate=True,
+        require_client_certificate=wrappers_pb2.BoolValue(value=True),
     )
 
 
