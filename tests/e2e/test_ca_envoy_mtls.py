@@ -318,3 +318,101 @@ def test_envoys_speak_spiffe_mtls_with_ca_material(tmp_path: Path, envoys: list[
         print("---- server envoy log ----\n" + server.log_tail())
         print("---- client envoy log ----\n" + client.log_tail())
         raise
+
+
+def write_file_sds(path: Path, cert: WorkloadCert, root_pem: bytes) -> None:
+    """The ``default`` secret as Envoy's file-based SDS reads it, replaced atomically (Envoy reloads on the
+    rename in the watched directory, as it would on an SDS push)."""
+    secret = json_format.MessageToDict(
+        workload_secrets(cert, root_pem)["default"], preserving_proto_field_name=True
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"resources": [secret]}))
+    os.replace(tmp, path)
+
+
+@pytest.mark.skipif(ENVOY is None, reason="envoy binary not installed")
+def test_rotated_server_certificate_is_picked_up_without_failed_requests(
+    tmp_path: Path, envoys: list[Envoy]
+) -> None:
+    ca = CertificateAuthority.load_or_create(tmp_path / "ca")
+    productpage = ca.issue_workload("default", "productpage", ttl_s=600)
+    first = ca.issue_workload("default", "reviews", ttl_s=600)
+    sds_dir = tmp_path / "sds"
+    sds_dir.mkdir()
+    write_file_sds(sds_dir / "default.json", first, ca.root_pem)
+
+    net = f"127.78.{random.randint(1, 254)}"
+    server_host, client_host = f"{net}.2", f"{net}.3"
+    inbound, outbound = free_port(server_host), free_port(client_host)
+    server_admin, client_admin = (server_host, free_port(server_host)), (client_host, free_port(client_host))
+
+    server_tls = server_mtls_context(peer_spiffe_ids=[PRODUCTPAGE], ads=False)
+    cert_ref = server_tls.common_tls_context.tls_certificate_sds_secret_configs[0]
+    cert_ref.sds_config.path_config_source.path = str(sds_dir / "default.json")
+    cert_ref.sds_config.path_config_source.watched_directory.path = str(sds_dir)
+    routes = [{"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]
+    rootca_only = [s for s in static_secrets(first, ca.root_pem) if s["name"] == "ROOTCA"]
+    server_cfg = bootstrap(
+        "reviews",
+        server_admin,
+        rootca_only,
+        [http_listener("inbound", server_host, inbound, routes, server_tls)],
+        [],
+    )
+    upstream = tls_cluster("reviews", server_host, inbound, REVIEWS)
+    # One request per upstream connection: every request after the rotation handshakes with the new cert.
+    upstream["typed_extension_protocol_options"] = {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "common_http_protocol_options": {"max_requests_per_connection": 1},
+            "explicit_http_config": {"http_protocol_options": {}},
+        }
+    }
+    client_routes = [{"match": {"prefix": "/"}, "route": {"cluster": "reviews"}}]
+    client_cfg = bootstrap(
+        "productpage",
+        client_admin,
+        static_secrets(productpage, ca.root_pem),
+        [http_listener("outbound", client_host, outbound, client_routes)],
+        [upstream],
+    )
+    envoys.append(Envoy("server", server_cfg, server_admin, tmp_path))
+    envoys.append(Envoy("client", client_cfg, client_admin, tmp_path))
+    server, client = envoys
+    server.wait_ready()
+    client.wait_ready()
+    pp_files = write_identity(tmp_path, "productpage", productpage)
+
+    def served_serial() -> int:
+        return tls_get(server_host, inbound, ca.root_pem, pp_files)[0].serial_number
+
+    def request_statuses(n: int) -> list[int]:
+        conn = http.client.HTTPConnection(client_host, outbound, timeout=5)
+        statuses = []
+        for _ in range(n):
+            conn.request("GET", "/", headers={"Host": "reviews"})
+            resp = conn.getresponse()
+            resp.read()
+            statuses.append(resp.status)
+        conn.close()
+        return statuses
+
+    try:
+        assert served_serial() == x509.load_pem_x509_certificates(first.cert_chain_pem)[0].serial_number
+        assert request_statuses(20) == [200] * 20
+        second = ca.issue_workload("default", "reviews", ttl_s=600)
+        write_file_sds(sds_dir / "default.json", second, ca.root_pem)
+        new_serial = x509.load_pem_x509_certificates(second.cert_chain_pem)[0].serial_number
+        statuses: list[int] = []
+        deadline = time.monotonic() + 15
+        while served_serial() != new_serial:
+            assert time.monotonic() < deadline, "server Envoy never served the rotated certificate"
+            statuses += request_statuses(5)  # traffic keeps flowing while Envoy swaps the secret
+        statuses += request_statuses(20)
+        assert statuses.count(200) == len(statuses) >= 20
+        assert client.counter("upstream_cx_connect_fail") == 0
+    except BaseException:
+        print("---- server envoy log ----\n" + server.log_tail())
+        print("---- client envoy log ----\n" + client.log_tail())
+        raise
