@@ -8,7 +8,7 @@ https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from envoy.config.core.v3 import base_pb2, config_source_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
@@ -54,6 +54,19 @@ def workload_secrets(cert: WorkloadCert, root_pem: bytes) -> dict[str, any_pb2.A
         any_msg.Pack(secret)
         packed[secret.name] = any_msg
     return packed
+
+
+def requested_workload_secrets(
+    cert: WorkloadCert, root_pem: bytes, requested: Iterable[str]
+) -> tuple[dict[str, any_pb2.Any], list[str]]:
+    """The requested secrets a proxy may have, and the requested names it may not (to log and count).
+
+    ``cert`` must be the certificate of the stream's verified identity: a proxy only ever gets its own
+    ``default`` and ``ROOTCA``. Unknown names are dropped rather than failing the response, as istiod's
+    SDS does (pilot/pkg/xds/sds.go), so one bad reference does not starve the others."""
+    wanted = set(requested)
+    allowed = {name: res for name, res in workload_secrets(cert, root_pem).items() if name in wanted}
+    return allowed, sorted(wanted - WORKLOAD_SECRET_NAMES)
 
 
 def ads_config_source() -> config_source_pb2.ConfigSource:

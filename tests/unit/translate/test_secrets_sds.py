@@ -10,6 +10,7 @@ from pilot.translate.secrets import (
     SECRET_TYPE_URL,
     WORKLOAD_SECRET_NAMES,
     client_mtls_context,
+    requested_workload_secrets,
     sds_secret_config,
     server_mtls_context,
     workload_secrets,
@@ -65,3 +66,15 @@ def test_mtls_contexts_reference_both_secrets_and_pin_peer_ids():
     assert client.sni == "outbound_.9080_._.reviews"
     client_validation = client.common_tls_context.combined_validation_context.default_validation_context
     assert not client_validation.match_typed_subject_alt_names
+
+
+def test_requested_secrets_are_limited_to_the_proxys_own_pair(tmp_path):
+    ca = CertificateAuthority.load_or_create(tmp_path / "ca")
+    cert = ca.issue_workload("default", "reviews", ttl_s=60)
+    allowed, denied = requested_workload_secrets(
+        cert, ca.root_pem, ["ROOTCA", "kubernetes://other-ns/secret", "spiffe://cluster.local/ns/x/sa/y"]
+    )
+    assert list(allowed) == ["ROOTCA"]
+    assert denied == ["kubernetes://other-ns/secret", "spiffe://cluster.local/ns/x/sa/y"]
+    allowed, denied = requested_workload_secrets(cert, ca.root_pem, ["default", "ROOTCA"])
+    assert set(allowed) == {"default", "ROOTCA"} and denied == []
