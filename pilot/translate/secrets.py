@@ -1,0 +1,127 @@
+"""SDS secrets for a sidecar's own identity, and the references listeners and clusters use to ask for them.
+
+Names follow Istio (pkg/security/security.go): ``default`` is the workload's cert chain and key,
+``ROOTCA`` the trust bundle. Both are delivered over the ADS stream, so every reference points at an
+``ads {}`` config source with the v3 resource API.
+https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/secret.proto
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from envoy.config.core.v3 import base_pb2, config_source_pb2
+from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
+from envoy.type.matcher.v3 import string_pb2
+from google.protobuf import any_pb2, wrappers_pb2
+
+from pilot.ca.authority import WorkloadCert
+
+WORKLOAD_SECRET = "default"
+ROOT_CA_SECRET = "ROOTCA"
+WORKLOAD_SECRET_NAMES = frozenset({WORKLOAD_SECRET, ROOT_CA_SECRET})
+SECRET_TYPE_URL = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+
+
+def tls_certificate_secret(name: str, cert: WorkloadCert) -> secret_pb2.Secret:
+    return secret_pb2.Secret(
+        name=name,
+        tls_certificate=common_pb2.TlsCertificate(
+            certificate_chain=base_pb2.DataSource(inline_bytes=cert.cert_chain_pem),
+            private_key=base_pb2.DataSource(inline_bytes=cert.key_pem),
+        ),
+    )
+
+
+def trusted_ca_secret(name: str, root_pem: bytes) -> secret_pb2.Secret:
+    return secret_pb2.Secret(
+        name=name,
+        validation_context=common_pb2.CertificateValidationContext(
+            trusted_ca=base_pb2.DataSource(inline_bytes=root_pem),
+        ),
+    )
+
+
+def workload_secrets(cert: WorkloadCert, root_pem: bytes) -> dict[str, any_pb2.Any]:
+    """``default`` and ``ROOTCA`` for one proxy, packed for an SDS response. Callers must pass the
+    certificate of the proxy's *verified* identity only: these are the only names a proxy is served."""
+    packed: dict[str, any_pb2.Any] = {}
+    for secret in (
+        tls_certificate_secret(WORKLOAD_SECRET, cert),
+        trusted_ca_secret(ROOT_CA_SECRET, root_pem),
+    ):
+        any_msg = any_pb2.Any()
+        any_msg.Pack(secret)
+        packed[secret.name] = any_msg
+    return packed
+
+
+def requested_workload_secrets(
+    cert: WorkloadCert, root_pem: bytes, requested: Iterable[str]
+) -> tuple[dict[str, any_pb2.Any], list[str]]:
+    """The requested secrets a proxy may have, and the requested names it may not (to log and count).
+
+    ``cert`` must be the certificate of the stream's verified identity: a proxy only ever gets its own
+    ``default`` and ``ROOTCA``. Unknown names are dropped rather than failing the response, as istiod's
+    SDS does (pilot/pkg/xds/sds.go), so one bad reference does not starve the others."""
+    wanted = set(requested)
+    allowed = {name: res for name, res in workload_secrets(cert, root_pem).items() if name in wanted}
+    return allowed, sorted(wanted - WORKLOAD_SECRET_NAMES)
+
+
+def ads_config_source() -> config_source_pb2.ConfigSource:
+    return config_source_pb2.ConfigSource(
+        ads=config_source_pb2.AggregatedConfigSource(),
+        resource_api_version=config_source_pb2.ApiVersion.V3,
+    )
+
+
+def sds_secret_config(name: str, ads: bool = True) -> secret_pb2.SdsSecretConfig:
+    """A reference to secret ``name``; fetched over ADS by default. With ``ads=False`` the reference has no
+    config source, which Envoy resolves against static ``secrets`` in the bootstrap."""
+    if not ads:
+        return secret_pb2.SdsSecretConfig(name=name)
+    return secret_pb2.SdsSecretConfig(name=name, sds_config=ads_config_source())
+
+
+def mtls_common_tls_context(
+    *, peer_spiffe_ids: Sequence[str] = (), ads: bool = True, alpn: Sequence[str] = ()
+) -> tls_pb2.CommonTlsContext:
+    """Present ``default``, trust ``ROOTCA``, and when ``peer_spiffe_ids`` is given accept only peers whose
+    URI SAN is one of them (Istio's combined validation context does the same)."""
+    san_matchers = [
+        common_pb2.SubjectAltNameMatcher(
+            san_type=common_pb2.SubjectAltNameMatcher.URI, matcher=string_pb2.StringMatcher(exact=uri)
+        )
+        for uri in peer_spiffe_ids
+    ]
+    return tls_pb2.CommonTlsContext(
+        tls_certificate_sds_secret_configs=[sds_secret_config(WORKLOAD_SECRET, ads)],
+        combined_validation_context=tls_pb2.CommonTlsContext.CombinedCertificateValidationContext(
+            default_validation_context=common_pb2.CertificateValidationContext(
+                match_typed_subject_alt_names=san_matchers
+            ),
+            validation_context_sds_secret_config=sds_secret_config(ROOT_CA_SECRET, ads),
+        ),
+        alpn_protocols=list(alpn),
+    )
+
+
+def server_mtls_context(
+    *, peer_spiffe_ids: Sequence[str] = (), ads: bool = True, alpn: Sequence[str] = ()
+) -> tls_pb2.DownstreamTlsContext:
+    """An inbound (listener) context that requires a client certificate chaining to ``ROOTCA``."""
+    return tls_pb2.DownstreamTlsContext(
+        common_tls_context=mtls_common_tls_context(peer_spiffe_ids=peer_spiffe_ids, ads=ads, alpn=alpn),
+        require_client_certificate=wrappers_pb2.BoolValue(value=True),
+    )
+
+
+def client_mtls_context(
+    *, peer_spiffe_ids: Sequence[str] = (), sni: str = "", ads: bool = True, alpn: Sequence[str] = ()
+) -> tls_pb2.UpstreamTlsContext:
+    """An outbound (cluster) context that presents ``default`` and checks the server's SPIFFE id."""
+    return tls_pb2.UpstreamTlsContext(
+        common_tls_context=mtls_common_tls_context(peer_spiffe_ids=peer_spiffe_ids, ads=ads, alpn=alpn),
+        sni=sni,
+    )
