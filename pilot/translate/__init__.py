@@ -1,0 +1,1 @@
+"""Pure translation: (snapshot, proxy view) -> Envoy protobuf resources."""
