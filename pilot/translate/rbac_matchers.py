@@ -20,9 +20,10 @@ from envoy.extensions.path.match.uri_template.v3.uri_template_match_pb2 import U
 from envoy.type.matcher.v3.metadata_pb2 import MetadataMatcher
 from envoy.type.matcher.v3.path_pb2 import PathMatcher
 from envoy.type.matcher.v3.regex_pb2 import RegexMatcher
-from envoy.type.matcher.v3.string_pb2 import ListMatcher, StringMatcher
-from envoy.type.matcher.v3.value_pb2 import OrMatcher, ValueMatcher
+from envoy.type.matcher.v3.string_pb2 import StringMatcher
+from envoy.type.matcher.v3.value_pb2 import ListMatcher, OrMatcher, ValueMatcher
 from google.protobuf.any_pb2 import Any as AnyPb
+from google.protobuf.wrappers_pb2 import UInt32Value
 
 JWT_FILTER = "envoy.filters.http.jwt_authn"
 JWT_PAYLOAD = "payload"  # the jwt_authn provider's payload_in_metadata key, as Istio sets it
@@ -74,7 +75,7 @@ def cidr_range(value: str) -> CidrRange:
         net = ipaddress.ip_network(value, strict=False)
     except ValueError as e:
         raise ConditionError(f"invalid IP address or CIDR {value!r}") from e
-    return CidrRange(address_prefix=value.split("/", 1)[0], prefix_len=net.prefixlen)
+    return CidrRange(address_prefix=value.split("/", 1)[0], prefix_len=UInt32Value(value=net.prefixlen))
 
 
 def _http_only(key: str, ctx: Context) -> None:

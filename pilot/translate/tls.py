@@ -15,8 +15,12 @@ from typing import Any
 from envoy.config.cluster.v3.cluster_pb2 import Cluster
 from envoy.config.core.v3.base_pb2 import DataSource, Metadata, TransportSocket
 from envoy.config.core.v3.config_source_pb2 import AggregatedConfigSource, ApiVersion, ConfigSource
-from envoy.config.listener.v3.listener_components_pb2 import Filter, FilterChain, FilterChainMatch
-from envoy.config.listener.v3.listener_pb2 import ListenerFilter
+from envoy.config.listener.v3.listener_components_pb2 import (
+    Filter,
+    FilterChain,
+    FilterChainMatch,
+    ListenerFilter,
+)
 from envoy.extensions.filters.listener.tls_inspector.v3.tls_inspector_pb2 import TlsInspector
 from envoy.extensions.transport_sockets.raw_buffer.v3.raw_buffer_pb2 import RawBuffer
 from envoy.extensions.transport_sockets.tls.v3.common_pb2 import (
