@@ -58,31 +58,59 @@ def loopback_ip() -> str:
 
 
 def direct_response_hcm(rbac_filters: list[HttpFilter], stat: str = "inbound") -> Filter:
-    route = RouteConfiguration(name="inbound", virtual_hosts=[VirtualHost(
-        name="inbound|http|80", domains=["*"],
-        routes=[Route(match=RouteMatch(prefix="/"),
-                      direct_response=DirectResponseAction(status=200, body={"inline_string": "ok"}))])])
-    hcm = HttpConnectionManager(stat_prefix=stat, route_config=route, http_filters=[
-        *rbac_filters, HttpFilter(name="envoy.filters.http.router", typed_config=pack(Router()))])
+    route = RouteConfiguration(
+        name="inbound",
+        virtual_hosts=[
+            VirtualHost(
+                name="inbound|http|80",
+                domains=["*"],
+                routes=[
+                    Route(
+                        match=RouteMatch(prefix="/"),
+                        direct_response=DirectResponseAction(status=200, body={"inline_string": "ok"}),
+                    )
+                ],
+            )
+        ],
+    )
+    hcm = HttpConnectionManager(
+        stat_prefix=stat,
+        route_config=route,
+        http_filters=[
+            *rbac_filters,
+            HttpFilter(name="envoy.filters.http.router", typed_config=pack(Router())),
+        ],
+    )
     return Filter(name="envoy.filters.network.http_connection_manager", typed_config=pack(hcm))
 
 
 def tcp_proxy(cluster: str, rbac_filters: list[Filter]) -> list[Filter]:
-    return [*rbac_filters, Filter(name="envoy.filters.network.tcp_proxy",
-                                  typed_config=pack(TcpProxy(stat_prefix="tcp", cluster=cluster)))]
+    return [
+        *rbac_filters,
+        Filter(
+            name="envoy.filters.network.tcp_proxy",
+            typed_config=pack(TcpProxy(stat_prefix="tcp", cluster=cluster)),
+        ),
+    ]
 
 
 def static_cluster(name: str, ip: str, port: int, metadata: Metadata | None = None) -> Cluster:
     ep = LbEndpoint(endpoint=Endpoint(address=address(ip, port)))
     if metadata is not None:
         ep.metadata.CopyFrom(metadata)
-    return Cluster(name=name, type=Cluster.STATIC, connect_timeout={"seconds": 1},
-                   load_assignment=ClusterLoadAssignment(cluster_name=name, endpoints=[
-                       LocalityLbEndpoints(lb_endpoints=[ep])]))
+    return Cluster(
+        name=name,
+        type=Cluster.STATIC,
+        connect_timeout={"seconds": 1},
+        load_assignment=ClusterLoadAssignment(
+            cluster_name=name, endpoints=[LocalityLbEndpoints(lb_endpoints=[ep])]
+        ),
+    )
 
 
-def bootstrap(admin_ip: str, admin_port: int, listeners: list[Listener], clusters: list[Cluster],
-              ads: bool = False) -> Bootstrap:
+def bootstrap(
+    admin_ip: str, admin_port: int, listeners: list[Listener], clusters: list[Cluster], ads: bool = False
+) -> Bootstrap:
     b = Bootstrap()
     b.node.id = "sidecar~127.0.0.1~test.default~default.svc.cluster.local"
     b.node.cluster = "test"
@@ -91,8 +119,9 @@ def bootstrap(admin_ip: str, admin_port: int, listeners: list[Listener], cluster
     b.static_resources.clusters.extend(clusters)
     if ads:  # SDS over ADS needs an ADS source; validate mode never connects to it
         xds = static_cluster("xds-grpc", "127.0.0.1", 1)
-        xds.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].CopyFrom(
-            pack(_http2_options()))
+        xds.typed_extension_protocol_options[
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+        ].CopyFrom(pack(_http2_options()))
         b.static_resources.clusters.append(xds)
         b.dynamic_resources.ads_config.api_type = b.dynamic_resources.ads_config.GRPC
         b.dynamic_resources.ads_config.transport_api_version = 2  # V3
@@ -137,9 +166,24 @@ def write_bootstrap(b: Bootstrap, directory: Path) -> Path:
 
 
 def validate(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ENVOY, "--mode", "validate", "-c", str(path), "--use-dynamic-base-id",
-                           "--log-level", "warn", "--concurrency", "1"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [
+            ENVOY,
+            "--mode",
+            "validate",
+            "-c",
+            str(path),
+            "--use-dynamic-base-id",
+            "--log-level",
+            "warn",
+            "--concurrency",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @dataclass
@@ -156,9 +200,12 @@ class RunningEnvoy:
 def run_envoy(path: Path, admin_ip: str, admin_port: int, wait_ready: bool = True) -> Iterator[RunningEnvoy]:
     log = path.parent / "envoy.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([ENVOY, "-c", str(path), "--use-dynamic-base-id", "--concurrency", "1",
-                                 "--log-level", "warn"], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [ENVOY, "-c", str(path), "--use-dynamic-base-id", "--concurrency", "1", "--log-level", "warn"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     env = RunningEnvoy(proc, f"http://{admin_ip}:{admin_port}", log)
     try:
         deadline = time.monotonic() + 30
@@ -166,8 +213,9 @@ def run_envoy(path: Path, admin_ip: str, admin_port: int, wait_ready: bool = Tru
             if proc.poll() is not None:
                 raise RuntimeError(f"envoy exited with {proc.returncode}:\n{env.log_tail()}")
             try:
-                with urllib.request.urlopen(env.admin + ("/ready" if wait_ready else "/server_info"),
-                                            timeout=1) as r:
+                with urllib.request.urlopen(
+                    env.admin + ("/ready" if wait_ready else "/server_info"), timeout=1
+                ) as r:
                     if r.status == 200:
                         break
             except OSError:

@@ -43,35 +43,77 @@ pytestmark = pytest.mark.e2e
 
 
 def ap(name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> Resource:
-    return resource_from_document({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
-                                   "metadata": {"name": name, "namespace": "default",
-                                                "annotations": annotations or {}}, "spec": spec})
+    return resource_from_document(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": name, "namespace": "default", "annotations": annotations or {}},
+            "spec": spec,
+        }
+    )
 
 
-EVERY_FIELD = {"rules": [{
-    "from": [{"source": {
-        "principals": ["cluster.local/ns/a/sa/b", "*/sa/c", "td/ns/x/*", "*"], "notPrincipals": ["x/ns/y/sa/z"],
-        "namespaces": ["a", "b*"], "notNamespaces": ["c"], "ipBlocks": ["10.0.0.0/8", "127.0.0.1"],
-        "notIpBlocks": ["10.1.0.0/16"], "remoteIpBlocks": ["192.168.0.0/16"], "notRemoteIpBlocks": ["::1"],
-        "requestPrincipals": ["iss/sub", "*", "*/s", "i/*", "*x", "y*"], "notRequestPrincipals": ["bad/one"],
-        "serviceAccounts": ["sa1", "ns/sa2"], "trustDomains": ["td", "*", "t*d"]}}],
-    "to": [{"operation": {"hosts": ["a.b", "*.c", "d*", "*"], "notHosts": ["e"], "methods": ["GET", "*"],
-                          "notMethods": ["DELETE"], "paths": ["/x", "/y/*", "*.z", "*", "/t/{*}/u/{**}"],
-                          "notPaths": ["/admin"], "ports": ["80", "8080"], "notPorts": ["9"]}}],
-    "when": [{"key": "request.headers[x-a]", "values": ["v", "v*", "*v", "*"], "notValues": ["w"]},
-             {"key": "source.ip", "values": ["127.0.0.1"]}, {"key": "remote.ip", "values": ["10.0.0.0/8"]},
-             {"key": "source.namespace", "values": ["a"]}, {"key": "source.principal", "values": ["td/ns/a/sa/b"]},
-             {"key": "destination.port", "values": ["80"]}, {"key": "destination.ip", "values": ["10.0.0.1"]},
-             {"key": "connection.sni", "values": ["*.svc"]}, {"key": "request.auth.claims[groups]", "values": ["g"]},
-             {"key": "request.auth.claims[a][b]", "values": ["c"]}, {"key": "request.auth.audiences", "values": ["x"]},
-             {"key": "request.auth.principal", "values": ["iss/sub"]}]}]}
+EVERY_FIELD = {
+    "rules": [
+        {
+            "from": [
+                {
+                    "source": {
+                        "principals": ["cluster.local/ns/a/sa/b", "*/sa/c", "td/ns/x/*", "*"],
+                        "notPrincipals": ["x/ns/y/sa/z"],
+                        "namespaces": ["a", "b*"],
+                        "notNamespaces": ["c"],
+                        "ipBlocks": ["10.0.0.0/8", "127.0.0.1"],
+                        "notIpBlocks": ["10.1.0.0/16"],
+                        "remoteIpBlocks": ["192.168.0.0/16"],
+                        "notRemoteIpBlocks": ["::1"],
+                        "requestPrincipals": ["iss/sub", "*", "*/s", "i/*", "*x", "y*"],
+                        "notRequestPrincipals": ["bad/one"],
+                        "serviceAccounts": ["sa1", "ns/sa2"],
+                        "trustDomains": ["td", "*", "t*d"],
+                    }
+                }
+            ],
+            "to": [
+                {
+                    "operation": {
+                        "hosts": ["a.b", "*.c", "d*", "*"],
+                        "notHosts": ["e"],
+                        "methods": ["GET", "*"],
+                        "notMethods": ["DELETE"],
+                        "paths": ["/x", "/y/*", "*.z", "*", "/t/{*}/u/{**}"],
+                        "notPaths": ["/admin"],
+                        "ports": ["80", "8080"],
+                        "notPorts": ["9"],
+                    }
+                }
+            ],
+            "when": [
+                {"key": "request.headers[x-a]", "values": ["v", "v*", "*v", "*"], "notValues": ["w"]},
+                {"key": "source.ip", "values": ["127.0.0.1"]},
+                {"key": "remote.ip", "values": ["10.0.0.0/8"]},
+                {"key": "source.namespace", "values": ["a"]},
+                {"key": "source.principal", "values": ["td/ns/a/sa/b"]},
+                {"key": "destination.port", "values": ["80"]},
+                {"key": "destination.ip", "values": ["10.0.0.1"]},
+                {"key": "connection.sni", "values": ["*.svc"]},
+                {"key": "request.auth.claims[groups]", "values": ["g"]},
+                {"key": "request.auth.claims[a][b]", "values": ["c"]},
+                {"key": "request.auth.audiences", "values": ["x"]},
+                {"key": "request.auth.principal", "values": ["iss/sub"]},
+            ],
+        }
+    ]
+}
 
 
 def all_kinds_of_policies() -> dict[str, list[Resource]]:
     return {
         "ALLOW": [ap("every-field", EVERY_FIELD), ap("deny-all", {}), ap("allow-all", {"rules": [{}]})],
-        "DENY": [ap("deny-every-field", {"action": "DENY", **EVERY_FIELD}),
-                 ap("dry", {"action": "DENY", "rules": [{}]}, {"istio.io/dry-run": "true"})],
+        "DENY": [
+            ap("deny-every-field", {"action": "DENY", **EVERY_FIELD}),
+            ap("dry", {"action": "DENY", "rules": [{}]}, {"istio.io/dry-run": "true"}),
+        ],
         "AUDIT": [ap("audit", {"action": "AUDIT", **EVERY_FIELD})],
         "CUSTOM": [ap("ext", {"action": "CUSTOM", "provider": {"name": "x"}, "rules": [{}]})],
     }
@@ -81,15 +123,24 @@ def write_certs(directory: Path) -> dict[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     paths = {"ca": directory / "ca.pem", "key": directory / "key.pem"}
     paths["ca"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    paths["key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -100,14 +151,29 @@ def test_envoy_accepts_generated_rbac_tls_and_chains(tmp_path: Path) -> None:
     tcp_rbac = build_network_rbac_filters(policies, "cluster.local", findings)
     assert len(http_rbac) == 3 and len(tcp_rbac) == 3
     listeners = []
-    for i, (mode, http) in enumerate([("PERMISSIVE", True), ("STRICT", True), ("PERMISSIVE", False),
-                                      ("STRICT", False), ("DISABLE", True), ("DISABLE", False)]):
-        def filters(mtls: bool, http: bool = http) -> list[Any]:
-            return [direct_response_hcm(http_rbac)] if http else tcp_proxy("auto-mtls", tcp_rbac)
+    for i, (mode, is_http) in enumerate(
+        [
+            ("PERMISSIVE", True),
+            ("STRICT", True),
+            ("PERMISSIVE", False),
+            ("STRICT", False),
+            ("DISABLE", True),
+            ("DISABLE", False),
+        ]
+    ):
 
-        chains = inbound_filter_chains(mode, http, filters, name=f"0.0.0.0_{15000 + i}")
-        listeners.append(Listener(name=f"l{i}", address=address("127.0.0.1", 15100 + i),
-                                  listener_filters=chains.listener_filters, filter_chains=chains.filter_chains))
+        def filters(mtls: bool, is_http: bool = is_http) -> list[Any]:
+            return [direct_response_hcm(http_rbac)] if is_http else tcp_proxy("auto-mtls", tcp_rbac)
+
+        chains = inbound_filter_chains(mode, is_http, filters, name=f"0.0.0.0_{15000 + i}")
+        listeners.append(
+            Listener(
+                name=f"l{i}",
+                address=address("127.0.0.1", 15100 + i),
+                listener_filters=chains.listener_filters,
+                filter_chains=chains.filter_chains,
+            )
+        )
     clusters = [static_cluster("auto-mtls", "127.0.0.1", 9)]
     path = write_bootstrap(bootstrap("127.0.0.1", 15099, listeners, clusters, ads=True), tmp_path)
     result = validate(path)
@@ -117,20 +183,40 @@ def test_envoy_accepts_generated_rbac_tls_and_chains(tmp_path: Path) -> None:
 
 def tls_clusters(certs: dict[str, str]) -> list[Any]:
     auto = static_cluster("auto-mtls", "127.0.0.1", 9, endpoint_tls_metadata())
-    upstream_transport(None, sni="outbound_.80_._.a.default.svc.cluster.local",
-                       sans=["spiffe://cluster.local/ns/default/sa/a"], destination_mode="PERMISSIVE").apply(auto)
+    upstream_transport(
+        None,
+        sni="outbound_.80_._.a.default.svc.cluster.local",
+        sans=["spiffe://cluster.local/ns/default/sa/a"],
+        destination_mode="PERMISSIVE",
+    ).apply(auto)
     clusters = [auto]
     for name, tls in [
         ("istio", {"mode": "ISTIO_MUTUAL"}),
-        ("simple", {"mode": "SIMPLE", "caCertificates": certs["ca"], "subjectAltNames": ["a.example", "10.0.0.1"]}),
-        ("mutual", {"mode": "MUTUAL", "caCertificates": certs["ca"], "clientCertificate": certs["ca"],
-                    "privateKey": certs["key"], "sni": "x"}),
+        (
+            "simple",
+            {"mode": "SIMPLE", "caCertificates": certs["ca"], "subjectAltNames": ["a.example", "10.0.0.1"]},
+        ),
+        (
+            "mutual",
+            {
+                "mode": "MUTUAL",
+                "caCertificates": certs["ca"],
+                "clientCertificate": certs["ca"],
+                "privateKey": certs["key"],
+                "sni": "x",
+            },
+        ),
         ("skip", {"mode": "SIMPLE", "insecureSkipVerify": True}),
         ("cred", {"mode": "MUTUAL", "credentialName": "cred"}),
     ]:
         c = static_cluster(name, "127.0.0.1", 9)
-        upstream_transport(tls, sni="s", sans=["spiffe://cluster.local/ns/a/sa/b"],
-                           destination_mode="DISABLE", http2=name == "istio").apply(c)
+        upstream_transport(
+            tls,
+            sni="s",
+            sans=["spiffe://cluster.local/ns/a/sa/b"],
+            destination_mode="DISABLE",
+            http2=name == "istio",
+        ).apply(c)
         clusters.append(c)
     return clusters
 
@@ -142,7 +228,9 @@ def test_envoy_accepts_generated_cluster_tls_over_cds(tmp_path: Path) -> None:
     file_cds(b, tls_clusters(write_certs(tmp_path)), tmp_path)
     with run_envoy(write_bootstrap(b, tmp_path), ip, admin_port, wait_ready=False) as envoy:
         deadline = time.monotonic() + 10
-        while (got := stats(envoy.admin, "cluster_manager.cds")).get("cluster_manager.cds.update_success", 0) < 1:
+        while (got := stats(envoy.admin, "cluster_manager.cds")).get(
+            "cluster_manager.cds.update_success", 0
+        ) < 1:
             assert got.get("cluster_manager.cds.update_rejected", 0) == 0, envoy.log_tail()
             assert time.monotonic() < deadline, f"CDS file never applied: {got}\n{envoy.log_tail()}"
             time.sleep(0.05)
@@ -172,16 +260,30 @@ def test_rbac_enforced_by_envoy(tmp_path: Path) -> None:
     ip = loopback_ip()
     client, admin_caller, banned = loopback_ip(), loopback_ip(), loopback_ip()
     http_port, tcp_port, admin_port = free_port(ip), free_port(ip), free_port(ip)
-    deny_admin = ap("deny-admin", {"action": "DENY", "rules": [{
-        "from": [{"source": {"ipBlocks": [admin_caller]}}], "to": [{"operation": {"paths": ["/admin*"]}}]}]})
-    deny_banned = ap("deny-banned", {"action": "DENY", "rules": [{"from": [{"source": {"ipBlocks": [banned]}}]}]})
+    deny_admin = ap(
+        "deny-admin",
+        {
+            "action": "DENY",
+            "rules": [
+                {
+                    "from": [{"source": {"ipBlocks": [admin_caller]}}],
+                    "to": [{"operation": {"paths": ["/admin*"]}}],
+                }
+            ],
+        },
+    )
+    deny_banned = ap(
+        "deny-banned", {"action": "DENY", "rules": [{"from": [{"source": {"ipBlocks": [banned]}}]}]}
+    )
     allow_get = ap("allow-get", {"rules": [{"to": [{"operation": {"methods": ["GET"]}}]}]})
     http_rbac = build_http_rbac_filters({"DENY": [deny_admin, deny_banned], "ALLOW": [allow_get]})
     tcp_rbac = build_network_rbac_filters({"DENY": [deny_admin]})
     http_chains = inbound_filter_chains("DISABLE", True, lambda mtls: [direct_response_hcm(http_rbac)])
     tcp_chains = inbound_filter_chains("DISABLE", False, lambda mtls: tcp_proxy("http-listener", tcp_rbac))
-    listeners = [Listener(name="http", address=address(ip, http_port), filter_chains=http_chains.filter_chains),
-                 Listener(name="tcp", address=address(ip, tcp_port), filter_chains=tcp_chains.filter_chains)]
+    listeners = [
+        Listener(name="http", address=address(ip, http_port), filter_chains=http_chains.filter_chains),
+        Listener(name="tcp", address=address(ip, tcp_port), filter_chains=tcp_chains.filter_chains),
+    ]
     clusters = [static_cluster("http-listener", ip, http_port)]
     path = write_bootstrap(bootstrap(ip, admin_port, listeners, clusters), tmp_path)
     with run_envoy(path, ip, admin_port) as envoy:
@@ -192,7 +294,7 @@ def test_rbac_enforced_by_envoy(tmp_path: Path) -> None:
             assert get(ip, http_port, "/admin/x", admin_caller) == 403
             assert get(ip, http_port, "/", banned) == 403
             assert get(ip, http_port, "/", client, method="POST") == 403  # ALLOW only lets GET through
-            # TCP: the DENY rule lost its HTTP-only `paths`, so it denies admin_caller everything (fail closed)
+            # TCP: the DENY rule lost its HTTP-only `paths`: admin_caller is denied everything (fail closed)
             assert get(ip, tcp_port, "/", client) == 200
             with pytest.raises((ConnectionError, http.client.HTTPException)):
                 get(ip, tcp_port, "/", admin_caller)
