@@ -11,6 +11,7 @@ Validators live one module per kind family; `registry.VALIDATORS` maps kinds to 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from pilot.model.findings import Finding
@@ -31,6 +32,9 @@ def validate_resource(res: Resource) -> list[Finding]:
         return []
     report = Report(res)
     root = report.node("spec", res.spec) if entry.root == "spec" else report.node("", res.body)
+    if not isinstance(root.value, Mapping):
+        root.error("must be an object")
+        return report.findings
     try:
         entry.check(report, root)
     except Exception as problem:  # a validator bug must reject the resource, not crash the caller
