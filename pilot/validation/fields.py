@@ -167,14 +167,20 @@ def check_fraction(node: Node) -> None:
         node["value"].error(f"percentage {value:g} is neither 0.0, nor in range [0.0001, 100.0]")
 
 
+def label_problem(key: str, value: object) -> str | None:
+    """Why `key: value` is not a valid Kubernetes label, or None."""
+    if not _LABEL_KEY.match(key) or len(key.rpartition("/")[2]) > 63:
+        return f"invalid tag key: {key!r}"
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+        return f"invalid tag value: {value!r}"
+    return None
+
+
 def check_labels(node: Node) -> None:
     """Kubernetes label syntax for keys and values."""
     for key, value_node in node.entries():
-        if not _LABEL_KEY.match(key) or len(key.rpartition("/")[2]) > 63:
-            value_node.error(f"invalid tag key: {key!r}")
-        value = value_node.text()
-        if value is not None and (len(value) > 63 or not _LABEL_VALUE.match(value)):
-            value_node.error(f"invalid tag value: {value!r}")
+        if problem := label_problem(key, value_node.value):
+            value_node.error(problem)
 
 
 def check_workload_labels(node: Node, what: str = "workload selector") -> None:
@@ -189,7 +195,8 @@ def check_workload_labels(node: Node, what: str = "workload selector") -> None:
             value_node.error("empty key is not supported in selector")
         elif "*" in key or "*" in str(value_node.value):
             value_node.error(f"wildcard is not supported in selector: \"{key}={value_node.value}\"")
-    check_labels(node)
+        elif problem := label_problem(key, value_node.value):
+            value_node.error(problem)
 
 
 def check_header_name(node: Node, name: str) -> None:

@@ -18,7 +18,7 @@ def check_namespace_slash_host(node: Node, host: str, *, gateway: bool) -> None:
         node.error("config namespace and dnsName in host entry cannot be empty")
         return
     bare = namespace.removeprefix("~") if not gateway else namespace
-    if bare not in ("*", ".") and not is_dns1123_label(bare):
+    if bare not in ("", "*", ".") and not is_dns1123_label(bare):
         node.error(f"invalid namespace value {namespace!r} in {'gateway' if gateway else 'sidecar'}")
     _check_host_part(node, name, gateway=gateway)
 
