@@ -31,13 +31,16 @@ def validate_service_entry(report: Report, spec: Node) -> None:
     hosts = spec["hosts"].strings()
     if not hosts:
         spec["hosts"].error("service entry must have at least one host")
+    valid_hosts = []
     for item, host in hosts:
         if host == "*":
             item.error(f"invalid host {host}")
         elif problem := wildcard_domain_error(host):
             item.error(problem)
-        elif "*" in host and not host.startswith("*."):
-            item.warning(f"partial wildcard {host!r} not allowed")
+        else:
+            valid_hosts.append(host)
+            if "*" in host and not host.startswith("*."):
+                item.warning(f"partial wildcard {host!r} not allowed")
     has_cidr = False
     for item, address in spec["addresses"].strings():
         has_cidr = has_cidr or "/" in address
@@ -46,7 +49,7 @@ def validate_service_entry(report: Report, spec: Node) -> None:
     if has_cidr and resolution not in ("NONE", "STATIC"):
         spec["addresses"].error("CIDR addresses are allowed only for NONE/STATIC resolution types")
     port_names, protocols = _check_ports(spec["ports"])
-    _check_endpoints(spec, resolution, port_names, [h for _, h in hosts])
+    _check_endpoints(spec, resolution, port_names, valid_hosts)
     # Plain TCP cannot tell hosts apart (HTTP has the authority, TLS the SNI), unless the hosts are ignored.
     opaque = [p for p in protocols if p not in HTTP_PROTOCOLS | TLS_PROTOCOLS]
     if resolution != "NONE" and len(hosts) > 1 and opaque:
