@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (case tables read best one case per line)
 """DestinationRule validation: host, subsets and traffic policies."""
 
 from __future__ import annotations

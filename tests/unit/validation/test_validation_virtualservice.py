@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (case tables read best one case per line)
 """VirtualService validation: hosts, gateways, http/tcp/tls routes and their policies."""
 
 from __future__ import annotations
