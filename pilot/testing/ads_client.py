@@ -20,13 +20,13 @@ from envoy.config.core.v3 import base_pb2 as core_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
-from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
-from envoy.extensions.transport_sockets.tls.v3 import secret_pb2, tls_pb2
+from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 
+from pilot.testing.xds_refs import eds_name, route_names, secret_names
 from pilot.xds.types import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
@@ -279,17 +279,17 @@ class AdsClient(_ClientBase):
     async def _follow_references(self, type_url: str) -> None:
         if type_url == CLUSTER:
             clusters = self.resources.get(CLUSTER, {}).values()
-            eds = sorted({_eds_name(c) for c in clusters if c.type == cluster_pb2.Cluster.EDS})
+            eds = sorted({eds_name(c) for c in clusters if c.type == cluster_pb2.Cluster.EDS})
             await self._resubscribe(ENDPOINT, eds)
-            await self._resubscribe(SECRET, sorted(_secret_names(self.resources)))
+            await self._resubscribe(SECRET, sorted(secret_names(self.resources)))
             if not eds:
                 await self._start_lds()
         elif type_url == ENDPOINT:
             await self._start_lds()
         elif type_url == LISTENER:
-            routes = {n for lis in self.resources.get(LISTENER, {}).values() for n in _route_names(lis)}
+            routes = {n for lis in self.resources.get(LISTENER, {}).values() for n in route_names(lis)}
             await self._resubscribe(ROUTE, sorted(routes))
-            await self._resubscribe(SECRET, sorted(_secret_names(self.resources)))
+            await self._resubscribe(SECRET, sorted(secret_names(self.resources)))
 
     async def _start_lds(self) -> None:
         # Envoy asks for listeners only once the cluster manager has initialised (CDS, then EDS).
@@ -299,53 +299,6 @@ class AdsClient(_ClientBase):
     async def _resubscribe(self, type_url: str, names: list[str]) -> None:
         if names != sorted(self.names.get(type_url, [])) and (names or type_url in self.names):
             await self.request(type_url, names)
-
-
-def _eds_name(cluster: cluster_pb2.Cluster) -> str:
-    return cluster.eds_cluster_config.service_name or cluster.name
-
-
-def _route_names(listener: listener_pb2.Listener) -> Iterable[str]:
-    chains = [*listener.filter_chains]
-    if listener.HasField("default_filter_chain"):
-        chains.append(listener.default_filter_chain)
-    for chain in chains:
-        for network_filter in chain.filters:
-            if network_filter.typed_config.Is(hcm_pb2.HttpConnectionManager.DESCRIPTOR):
-                hcm = hcm_pb2.HttpConnectionManager()
-                network_filter.typed_config.Unpack(hcm)
-                if hcm.HasField("rds"):
-                    yield hcm.rds.route_config_name
-
-
-def _secret_names(resources: Mapping[str, Mapping[str, Message]]) -> set[str]:
-    """Secret names referenced by TLS transport sockets of clusters and listeners."""
-    sockets = [
-        c.transport_socket for c in resources.get(CLUSTER, {}).values() if isinstance(c, cluster_pb2.Cluster)
-    ]
-    for listener in resources.get(LISTENER, {}).values():
-        assert isinstance(listener, listener_pb2.Listener)
-        sockets.extend(chain.transport_socket for chain in listener.filter_chains)
-    names: set[str] = set()
-    for socket in sockets:
-        for tls_type in (tls_pb2.UpstreamTlsContext, tls_pb2.DownstreamTlsContext):
-            if socket.typed_config.Is(tls_type.DESCRIPTOR):
-                context = tls_type()
-                socket.typed_config.Unpack(context)
-                names |= _common_tls_secret_names(context.common_tls_context)
-    return names
-
-
-def _common_tls_secret_names(common: tls_pb2.CommonTlsContext) -> set[str]:
-    names = {c.name for c in common.tls_certificate_sds_secret_configs}
-    if common.HasField("validation_context_sds_secret_config"):
-        names.add(common.validation_context_sds_secret_config.name)
-    combined = common.combined_validation_context
-    if common.HasField("combined_validation_context") and combined.HasField(
-        "validation_context_sds_secret_config"
-    ):
-        names.add(combined.validation_context_sds_secret_config.name)
-    return names
 
 
 class DeltaAdsClient(_ClientBase):
