@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (case tables read best one case per line)
+
 """PeerAuthentication, RequestAuthentication and AuthorizationPolicy validation."""
 
 from __future__ import annotations
