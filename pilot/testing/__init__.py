@@ -1,1 +1,1 @@
-"""Public test kit: fakes and servers that let tests drive meshpilot without a cluster or a network."""
+"""Public test kit: tiny upstream apps, loopback meshes, Envoy process helpers, ADS test client."""
