@@ -110,8 +110,7 @@ class WebhookServer:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(str(certfile), str(keyfile))
         handler = type("Handler", (_WebhookHandler,), {"validate": staticmethod(validate)})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer((host, port), handler)
         self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True,
                                               do_handshake_on_connect=False)
         self._thread: threading.Thread | None = None
@@ -130,6 +129,14 @@ class WebhookServer:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Failed TLS handshakes and clients that hang up are routine; don't print tracebacks.
+        log.debug("webhook: connection from %s failed", client_address, exc_info=True)
 
 
 class _WebhookHandler(BaseHTTPRequestHandler):

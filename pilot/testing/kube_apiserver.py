@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import socket
 import ssl
 import tempfile
@@ -38,12 +39,16 @@ from pilot.testing.kubeapi.routes import Denial, Target
 from pilot.testing.kubeapi.state import ClusterState, Obj, Watcher
 from pilot.testing.tls import SelfSigned, self_signed
 
+log = logging.getLogger(__name__)
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     ssl_context: ssl.SSLContext | None = None
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("fake kube-apiserver: request from %s failed", client_address, exc_info=True)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = self.socket.accept()

@@ -264,3 +264,17 @@ def test_stop_ends_every_watch_promptly(api: FakeKubeApiServer, start_source: St
     src.stop()
     assert time.monotonic() - t0 < 2
     wait_for(lambda: api.open_watches == 0, timeout=2)
+
+
+def test_five_thousand_objects_sync_completely(
+        api: FakeKubeApiServer, store: ConfigStore, start_source: StartSource) -> None:
+    # bench/kube_initial_sync.py measures this; here it must simply be complete and not slow.
+    for i in range(2500):
+        api.apply(objects.pod(f"p{i}", ip=f"10.0.{i // 256}.{i % 256}"))
+        api.apply(objects.virtual_service(f"vs{i}"))
+    t0 = time.monotonic()
+    src = start_source(kinds=("Pod", "VirtualService"))
+    assert time.monotonic() - t0 < 20
+    kinds = [r.kind for r in store.resources()]
+    assert kinds.count("Pod") == 2500 and kinds.count("VirtualService") == 2500
+    assert all(r.lists == 1 for r in src.reflectors)
