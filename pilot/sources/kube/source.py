@@ -89,7 +89,7 @@ class KubeSource:
     def wait_synced(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while not self.synced and time.monotonic() < deadline:
-            self._stop.wait(0.01)
+            time.sleep(0.01)
         return self.synced
 
     def problems(self) -> list[str]:

@@ -278,3 +278,13 @@ def test_five_thousand_objects_sync_completely(
     kinds = [r.kind for r in store.resources()]
     assert kinds.count("Pod") == 2500 and kinds.count("VirtualService") == 2500
     assert all(r.lists == 1 for r in src.reflectors)
+
+
+def test_api_client_from_a_kubeconfig_and_named_context(api: FakeKubeApiServer, tmp_path: Any) -> None:
+    from pilot.sources.kube import api_client_from
+    path = api.write_kubeconfig(tmp_path / "kc", context="staging")
+    core = client.CoreV1Api(api_client_from(str(path), "staging"))
+    names = [n.metadata.name for n in core.list_namespace().items]
+    assert "kube-system" in names
+    with pytest.raises(Exception, match="production"):
+        api_client_from(str(path), "production")
