@@ -17,7 +17,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     opts = ServeOptions(config_dirs=args.config or [], xds_address=args.xds_address,
                         http_address=args.http_address, mesh_config=load_mesh_config(args.mesh_config),
-                        debounce_after=args.debounce)
+                        debounce_after=args.debounce, kube=args.kube, kubeconfig=args.kubeconfig,
+                        kube_context=args.context,
+                        namespaces=tuple(n for n in (args.namespaces or "").split(",") if n),
+                        webhook_address=args.webhook_address, webhook_cert_dir=args.webhook_cert_dir)
     asyncio.run(serve_forever(opts))
     return 0
 
@@ -124,7 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the control plane; config files are watched and hot-reloaded")
     s.add_argument("--config", action="append", metavar="DIR", help="directory of YAML (repeatable)")
-    s.add_argument("--kube", action="store_true", help="watch Kubernetes")
+    s.add_argument("--kube", action="store_true", help="watch Kubernetes (in-cluster config inside a pod)")
+    s.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    s.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    s.add_argument("--namespaces", metavar="A,B", help="watch only these namespaces")
+    s.add_argument("--webhook-address", default="", metavar="HOST:PORT",
+                   help="serve the validating admission webhook (POST /validate) over HTTPS here")
+    s.add_argument("--webhook-cert-dir", default="", metavar="DIR", help="tls.crt and tls.key for the webhook")
     s.add_argument("--xds-address", default="127.0.0.1:15010")
     s.add_argument("--http-address", default="127.0.0.1:15014")
     s.add_argument("--mesh-config", metavar="FILE")

@@ -52,17 +52,21 @@ class MeshController:
         self.stats = PushStats()
         self._memo: dict[ProxyView, Resources] = {}
         self._memo_version = ""
+        self._built_from_synced = False
         self._lock = asyncio.Lock()
         # Extension point: extra per-proxy resources (e.g. SDS secrets) merged into the generated set.
         self.extra_resources: list[Callable[[MeshSnapshot, ProxyView, NodeId], Resources]] = []
 
     @property
     def ready(self) -> bool:
-        return self.snapshot is not None and self.store.synced
+        """True once a snapshot was built from fully synced sources (never serve a partial view)."""
+        return self.snapshot is not None and self._built_from_synced
 
     # ---- snapshot ------------------------------------------------------------------------------
     def rebuild_snapshot(self) -> MeshSnapshot:
+        synced = self.store.synced  # read before the resources: a later sync triggers another rebuild
         snap = build_snapshot(self.store.resources(), self.mesh)
+        self._built_from_synced = synced
         self.snapshot = snap
         self.stats.snapshots_built += 1
         self.stats.last_snapshot_version = snap.version
@@ -75,7 +79,7 @@ class MeshController:
             old = self.snapshot.version if self.snapshot else None
             snap = self.rebuild_snapshot()
             if snap.version == old:
-                return
+                return  # e.g. a source only became synced: ready may change, the config did not
             for node_id, node in list(self.nodes.items()):
                 self._update_node(snap, node_id, node)
             self.stats.pushes += 1
