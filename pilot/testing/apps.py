@@ -6,7 +6,8 @@ Every response is JSON: service, version, pod, the path and headers seen. Specia
 `/__reset` clears them. Query parameters on any path shape the answer, so one route can carry them:
 `delay=<ms>` sleeps first; `status=<code>` answers that code; `only=<version>` limits `status` (and
 `/status/<code>`) to that version, the others answer 200; `fail_first=<n>` makes the first n requests
-with this exact path and query answer `fail_code` (default 503), which is how tests see retries.
+with this exact path and query answer `fail_code` (default 503), and `slow_first=<n>` limits `delay` to
+the first n of them: that is how tests see retries.
 """
 
 from __future__ import annotations
@@ -28,26 +29,22 @@ class AppState:
         self.seen_paths: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    def status_for(self, path: str) -> int:
-        """The status a request answers, from the path's `/status/<code>` and its query (see above)."""
+    def plan(self, path: str) -> tuple[int, int]:
+        """(status, delay in ms) for one request, from the path and its query (see above)."""
         route, _, query = path.partition("?")
         q = dict(urllib.parse.parse_qsl(query))
         status = int(route.split("/")[2]) if route.startswith("/status/") else int(q.get("status", 200))
         if q.get("only") and q["only"] != self.version:
             status = 200
+        delay = int(route.split("/")[2]) if route.startswith("/delay/") else int(q.get("delay", 0))
         with self.lock:
             self.seen_paths[path] += 1
             nth = self.seen_paths[path]
         if nth <= int(q.get("fail_first", 0)):
             status = int(q.get("fail_code", 503))
-        return status
-
-    @staticmethod
-    def delay_ms(path: str) -> int:
-        route, _, query = path.partition("?")
-        if route.startswith("/delay/"):
-            return int(route.split("/")[2])
-        return int(dict(urllib.parse.parse_qsl(query)).get("delay", 0))
+        if "slow_first" in q and nth > int(q["slow_first"]):
+            delay = 0
+        return status, delay
 
 
 def make_handler(state: AppState) -> type[BaseHTTPRequestHandler]:
@@ -81,8 +78,7 @@ def make_handler(state: AppState) -> type[BaseHTTPRequestHandler]:
                 state.requests.append(record)
                 if len(state.requests) > 10000:
                     del state.requests[:5000]
-            status = state.status_for(path)
-            delay = state.delay_ms(path)
+            status, delay = state.plan(path)
             if delay:
                 time.sleep(delay / 1000)
             self._send(status, {"service": state.service, "version": state.version, "pod": state.pod,

@@ -111,6 +111,27 @@ def test_retry_succeeds_after_failed_attempts(mesh: MeshRunner, client: MeshClie
     assert len(requests_for(web, path)) == 1
 
 
+def test_retry_on_listed_status_codes_only(mesh: MeshRunner, client: MeshClient) -> None:
+    web = mesh.mesh.pod("web", "v1")
+    path = f"/code-retry/{time.monotonic_ns()}?fail_first=1&fail_code=418"
+    assert client.request("web", path)[0] == 200
+    assert len(requests_for(web, path)) == 2
+    path = f"/code-retry/{time.monotonic_ns()}?fail_first=1&fail_code=500"  # 500 is not in retryOn
+    assert client.request("web", path)[0] == 500
+    assert len(requests_for(web, path)) == 1
+
+
+def test_per_try_timeout_retries_a_slow_attempt(mesh: MeshRunner, client: MeshClient) -> None:
+    web = mesh.mesh.pod("web", "v1")
+    path = f"/per-try/{time.monotonic_ns()}?slow_first=1&delay=2000"
+    started = time.monotonic()
+    status, _h, _b = client.request("web", path)
+    took = time.monotonic() - started
+    assert status == 200
+    assert 0.3 <= took < 1.5, took  # the first attempt is cut at 0.3 s, not waited for (2 s)
+    assert len(requests_for(web, path)) == 2
+
+
 def test_timeout_answers_504_near_the_configured_time(client: MeshClient) -> None:
     started = time.monotonic()
     status, _h, _b = client.request("web", "/timeout?delay=3000")
@@ -232,6 +253,24 @@ def test_consistent_hash_keeps_a_user_on_one_pod(client: MeshClient) -> None:
     # Without a hash key the same 100 requests reach both pods.
     unkeyed = {json.loads(client.request("web", "/sticky")[2])["pod"] for _ in range(50)}
     assert len(unkeyed) == 2, unkeyed
+
+
+def test_cookie_hashing_issues_a_cookie_and_keeps_it_on_one_pod(client: MeshClient) -> None:
+    sessions: dict[str, set[str]] = {}
+    for _ in range(6):
+        status, headers, _body = client.request("web", "/sticky-cookie")
+        assert status == 200
+        cookie = headers["set-cookie"].split(";")[0]  # Envoy issues "session=<hash>" when none was sent
+        assert cookie.startswith("session=")
+        sessions[cookie] = {json.loads(client.request("web", "/sticky-cookie", {"cookie": cookie})[2])["pod"]
+                            for _ in range(20)}
+    assert all(len(p) == 1 for p in sessions.values()), sessions
+
+
+def test_query_parameter_hashing_keeps_a_user_on_one_pod(client: MeshClient) -> None:
+    pods = {user: {json.loads(client.request("web", f"/sticky-query?user={user}")[2])["pod"] for _ in range(30)}
+            for user in ("alice", "bob", "carol", "dave")}
+    assert all(len(p) == 1 for p in pods.values()), pods
 
 
 def test_outlier_detection_ejects_the_failing_pod(client: MeshClient) -> None:
