@@ -87,6 +87,10 @@ def test_match_fields_route_differently(mesh: MeshRunner, client: MeshClient) ->
     assert answer(client, "/match?mode=beta") == "query-beta"
     assert answer(client, "/match?mode=alpha") == "fallthrough"
     assert answer(client, "/MATCH/Case") == "case-insensitive"
+    assert answer(client, "/match", headers={"x-env": "preview"}) == "header-regex"
+    assert answer(client, "/match", headers={"x-env": "review"}) == "fallthrough"  # RE2 full match
+    status, _h, body = client.request("web.default.svc.cluster.local", "/match", {"x-debug": "1"})
+    assert (status, body) == (200, b"authority-fqdn")
     status, _h, body = client.request("web", "/match")  # no x-debug header at all
     assert (status, body) == (200, b"without-debug")
     other = MeshClient(mesh.mesh.pod("client", "v2"))
