@@ -184,6 +184,8 @@ def test_upstream_sees_rewritten_path_and_authority(client: MeshClient) -> None:
     assert seen["headers"]["host"] == "rewritten.example"
     status, _h, body = client.request("web", "/swap/a/b")
     assert json.loads(body)["path"] == "/swapped/b/a"
+    status, _h, body = client.request("web", "/host-header")
+    assert json.loads(body)["headers"]["host"] == "via-header.example"
 
 
 def test_redirect_answers_with_location(client: MeshClient) -> None:
