@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.extensions.filters.http.rbac.v3 import rbac_pb2 as http_rbac
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm
@@ -89,14 +91,21 @@ def evaluate_destination(cfg: ProxyConfig, pod: str, ep: LbEndpoint, request: Re
     return dest
 
 
-def _http_side(dest: Destination, cfg: ProxyConfig, manager: hcm.HttpConnectionManager, request: Request,
-               peer: Peer) -> None:
-    for hf in manager.http_filters:
+def apply_http_rbac(dest: Destination, http_filters: Iterable[hcm.HttpFilter], peer: Peer) -> bool:
+    """Run the HTTP RBAC filters in order; False (and `dest` says why) when one denies."""
+    for hf in http_filters:
         if hf.name == HTTP_RBAC:
             rbac = http_rbac.RBAC()
             hf.typed_config.Unpack(rbac)
             if not _rbac_step(dest, rbac, peer):
-                return
+                return False
+    return True
+
+
+def _http_side(dest: Destination, cfg: ProxyConfig, manager: hcm.HttpConnectionManager, request: Request,
+               peer: Peer) -> None:
+    if not apply_http_rbac(dest, manager.http_filters, peer):
+        return
     rcfg = manager.route_config if manager.HasField("route_config") else cfg.routes.get(
         manager.rds.route_config_name)
     if rcfg is None:
