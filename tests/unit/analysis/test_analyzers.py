@@ -177,7 +177,7 @@ def test_cli_analyze_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[st
     (tmp_path / "mesh.yaml").write_text(MESH + "\n---\n" + vs("reviews", ROUTE_V1))
     assert main(["analyze", str(tmp_path)]) == 0
     capsys.readouterr()
-    (tmp_path / "bad.yaml").write_text(vs("bad", "[{route: [{destination: {host: nosuch}}]}]"))
+    (tmp_path / "bad.yaml").write_text(vs("bad", "[{route: [{destination: {host: nosuch}}]}]", hosts="[nosuch]"))
     assert main(["analyze", str(tmp_path), "-o", "json"]) == 1
     rows = json.loads(capsys.readouterr().out)
     assert [(r["code"], r["name"], r["severity"]) for r in rows] == [("IST0101", "bad", "error")]
