@@ -26,8 +26,8 @@ from pilot.testing.mesh import LoopbackMesh, PodSpec, random_block
 from pilot.testing.runner import MeshClient, MeshRunner
 
 Loader = Callable[[list[Path]], list[Resource]]
-SPLIT_REQUESTS = 400  # at 80/20 the sd is 2 points, so the 10-point tolerance is 5 sd
-SPLIT_TOLERANCE = 10.0
+SPLIT_REQUESTS = 1000  # at 80/20 the sd is 1.3 points, so the 5-point tolerance is ~4 sd (testing.md)
+SPLIT_TOLERANCE = 5.0
 PLAIN_REQUESTS = 20
 
 
