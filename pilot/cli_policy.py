@@ -20,8 +20,9 @@ def load_resources(paths: list[Path] | list[str], quiet: bool = False) -> list[A
 
     resources, findings, _ = load_paths(paths, make_document_check())
     validator = make_validator()
+    latest = {r.key: r for r in resources}  # a later document with the same kind/namespace/name replaces it
     kept = []
-    for r in resources:
+    for r in latest.values():
         problems = validator(r) if validator else []
         findings.extend(problems)
         if not any(p.is_error for p in problems):

@@ -73,6 +73,7 @@ def conflicting_mesh_hosts(snapshot: MeshSnapshot) -> list[Finding]:
             by_host.setdefault(h, []).append(vs)
     out: list[Finding] = []
     for host, owners in sorted(by_host.items()):
+        owners = list({v.key: v for v in owners}.values())
         if len(owners) < 2:
             continue
         names = ",".join(f"{v.namespace}/{v.name}" for v in owners)

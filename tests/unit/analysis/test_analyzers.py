@@ -96,6 +96,8 @@ spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: ht
     # IST0109: two mesh VirtualServices for one host (a gateway-only one does not conflict)
     (vs("a", ROUTE_V1) + "\n---\n" + vs("b", ROUTE_V1, hosts="[reviews.default.svc.cluster.local]"),
      [("IST0109", "VirtualService default/a"), ("IST0109", "VirtualService default/b")]),
+    # the same VirtualService read twice (two files) is one resource, not a conflict
+    (vs("a", ROUTE_V1) + "\n---\n" + vs("a", ROUTE_V1), []),
     # IST0130: a rule after a match-less rule; IST0130 when every match repeats an earlier one
     (vs("r", "[{route: [{destination: {host: reviews}}]}, {match: [{uri: {prefix: /a}}], "
              "route: [{destination: {host: reviews}}]}]"), [("IST0130", "VirtualService default/r")]),
