@@ -17,9 +17,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     opts = ServeOptions(config_dirs=args.config or [], xds_address=args.xds_address,
                         http_address=args.http_address, mesh_config=load_mesh_config(args.mesh_config),
-                        debounce_after=args.debounce)
+                        debounce_after=args.debounce, security=_security_options(args))
     asyncio.run(serve_forever(opts))
     return 0
+
+
+def _security_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if not args.ca_dir:
+        return None
+    from pathlib import Path
+
+    from pilot.model.durations import parse_duration
+    from pilot.security.wiring import SecurityOptions
+
+    return SecurityOptions(ca_dir=Path(args.ca_dir), cert_ttl_s=int(parse_duration(args.cert_ttl)),
+                           require_credentials=args.require_credentials)
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
@@ -27,8 +39,10 @@ def _bootstrap(args: argparse.Namespace) -> int:
     from pilot.model.proxy import NodeIdError
 
     try:
-        doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "")
-    except NodeIdError as exc:
+        token = _proxy_token(args)
+        doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
+                        token=token)
+    except (NodeIdError, LookupError, ValueError) as exc:
         print(f"pilot bootstrap: {exc}", file=sys.stderr)
         return 2
     text = yaml.safe_dump(doc, sort_keys=False)
@@ -38,6 +52,23 @@ def _bootstrap(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _proxy_token(args: argparse.Namespace) -> str:
+    """With --ca-dir: a credential for the node, its service account taken from the Pod in --config."""
+    if not args.ca_dir:
+        return ""
+    from pathlib import Path
+
+    from pilot.model.durations import parse_duration
+    from pilot.model.proxy import NodeId
+    from pilot.security.credentials import issue_proxy_token, pod_service_account
+
+    if not args.config:
+        raise ValueError("--ca-dir needs --config DIR to look up the pod's service account")
+    node = NodeId.parse(args.node_id)
+    sa = pod_service_account(args.config, node.namespace, node.pod)
+    return issue_proxy_token(Path(args.ca_dir), args.node_id, sa, int(parse_duration(args.token_ttl)))
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -128,13 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--http-address", default="127.0.0.1:15014")
     s.add_argument("--mesh-config", metavar="FILE")
     s.add_argument("--debounce", type=float, default=0.1, help="quiet period before a push, seconds")
+    s.add_argument("--ca-dir", metavar="DIR", help="run the mesh CA (root created here on first start): "
+                   "mTLS, SDS secrets and proxy credentials")
+    s.add_argument("--cert-ttl", default="24h", help="workload certificate lifetime (renewed at half-life)")
+    s.add_argument("--require-credentials", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --ca-dir, refuse xDS streams without a valid proxy credential")
     s.set_defaults(func=_serve)
 
     b = sub.add_parser("bootstrap", help="write an Envoy bootstrap for one sidecar or gateway")
     b.add_argument("--node-id", required=True, help="sidecar~IP~POD.NS~NS.svc.cluster.local")
     b.add_argument("--xds-address", default="127.0.0.1:15010")
     b.add_argument("--admin-address", default="")
-    b.add_argument("--config", metavar="DIR", help="(reserved) config used to check the pod exists")
+    b.add_argument("--config", action="append", metavar="DIR",
+                   help="config holding the Pod (its service account goes into the credential)")
+    b.add_argument("--ca-dir", metavar="DIR", help="put a proxy credential signed with this CA dir's key "
+                   "into the bootstrap (sent as gRPC metadata on the ADS stream)")
+    b.add_argument("--token-ttl", default="168h", help="credential lifetime")
     b.add_argument("-o", "--output", default="-")
     b.set_defaults(func=_bootstrap)
 

@@ -31,4 +31,7 @@ def render_metrics(cp: Any) -> str:
         name, _, label = key.partition(":")
         metric = name if name.startswith("meshpilot_") else f"meshpilot_xds_{name}"
         lines.append(_line(metric, float(value), {"type": label} if label else None))
+    security = getattr(cp, "security", None)
+    if security is not None:
+        lines.extend(security.metrics_lines())
     return "\n".join(lines) + "\n"

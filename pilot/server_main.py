@@ -16,6 +16,7 @@ from pilot.httpserver import HttpServer, Response
 from pilot.model.mesh import MeshConfig
 from pilot.model.resource import ConfigKey
 from pilot.push import MeshController
+from pilot.security.wiring import SecurityOptions, install_security
 from pilot.sources.files import FileSource
 from pilot.sources.store import ConfigStore
 from pilot.xds.cache import ResourceCache
@@ -32,6 +33,7 @@ class ServeOptions:
     mesh_config: MeshConfig = field(default_factory=MeshConfig)
     debounce_after: float = 0.1
     debounce_max: float = 10.0
+    security: SecurityOptions | None = None  # None: no CA, plaintext, no SDS
 
 
 def make_validator():  # type: ignore[no-untyped-def]
@@ -56,8 +58,9 @@ class ControlPlane:
         self.store = ConfigStore(make_validator())
         self.cache = ResourceCache()
         self.controller = MeshController(self.store, self.cache, opts.mesh_config)
-        self.xds = XdsServer(self.cache, XdsHooks(on_connect=self.controller.on_connect,
-                                                  on_disconnect=self.controller.on_disconnect))
+        self.security, hooks = install_security(self.controller, opts.security)
+        self.xds = XdsServer(self.cache, hooks or XdsHooks(on_connect=self.controller.on_connect,
+                                                           on_disconnect=self.controller.on_disconnect))
         self.files = [FileSource([d], self.store, make_document_check(), source_id=f"files:{d}")
                       for d in opts.config_dirs]
         self.debouncer = DebouncedRunner(self.controller.push_all, opts.debounce_after, opts.debounce_max)
@@ -82,6 +85,8 @@ class ControlPlane:
             self.store.mark_synced("empty")
         await self.controller.push_all()
         self.debouncer.start()
+        if self.security is not None:
+            self.security.start()
         self.xds_port = await self.xds.start(self.opts.xds_address)
         self.http_port = await self.http.start(self.opts.http_address)
         log.info("meshpilot serving xDS on %s:%d, HTTP on %s:%d",
@@ -90,6 +95,8 @@ class ControlPlane:
 
     async def stop(self) -> None:
         await self.debouncer.stop()
+        if self.security is not None:
+            await self.security.stop()
         for fs in self.files:
             await fs.stop()
         await self.xds.stop(0.5)

@@ -40,13 +40,18 @@ def python_env() -> dict[str, str]:
 
 class MeshRunner:
     def __init__(self, config_dir: Path, mesh: LoopbackMesh, group: ProcessGroup | None = None,
-                 extra_serve_args: list[str] | None = None) -> None:
+                 extra_serve_args: list[str] | None = None, ca_dir: Path | None = None,
+                 cert_ttl: str = "") -> None:
         self.config_dir = Path(config_dir)
         self.mesh = mesh
         self.group = group or ProcessGroup()
         self.xds_port = free_port()
         self.http_port = free_port()
         self.extra_serve_args = extra_serve_args or []
+        # With a CA dir the control plane runs Citadel (mTLS, SDS) and every Envoy gets a credential.
+        self.ca_dir = ca_dir
+        if ca_dir is not None:
+            self.extra_serve_args += ["--ca-dir", str(ca_dir)] + (["--cert-ttl", cert_ttl] if cert_ttl else [])
         self.control_plane: Proc | None = None
         self.envoys: dict[str, Proc] = {}
 
@@ -67,7 +72,8 @@ class MeshRunner:
         return proc
 
     def start_envoy(self, pod: PodSpec, log_level: str = "warn") -> Proc:
-        bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000")
+        bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000",
+                       token=self.proxy_token(pod))
         path = self.group.workdir / f"envoy-{pod.name}.yaml"
         path.write_text(yaml.safe_dump(bs))
         proc = self.group.start(f"envoy-{pod.name}", [envoy_binary(), "-c", str(path), "--concurrency", "1",
@@ -75,6 +81,13 @@ class MeshRunner:
                                                       "--drain-time-s", "1"])
         self.envoys[pod.name] = proc
         return proc
+
+    def proxy_token(self, pod: PodSpec) -> str:
+        if self.ca_dir is None:
+            return ""
+        from pilot.security.credentials import issue_proxy_token
+
+        return issue_proxy_token(self.ca_dir, pod.node_id, pod.sa)
 
     def start_all(self) -> None:
         self.start_control_plane()
