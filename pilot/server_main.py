@@ -16,6 +16,7 @@ from pilot.httpserver import HttpServer, Response
 from pilot.model.mesh import MeshConfig
 from pilot.model.resource import ConfigKey
 from pilot.push import MeshController
+from pilot.security.redact import redact_private_keys
 from pilot.security.wiring import SecurityOptions, install_security
 from pilot.sources.files import FileSource
 from pilot.sources.store import ConfigStore
@@ -123,7 +124,7 @@ class ControlPlane:
         for type_url, typed in node.types.items():
             out[type_url] = {name: json_format.MessageToDict(_unpack(r.any))
                              for name, r in typed.resources.items()}
-        return Response.json(out)
+        return Response.json(redact_private_keys(out))
 
     def _configz(self, _q: dict[str, list[str]]) -> Response:
         return Response.json({

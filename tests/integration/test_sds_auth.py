@@ -7,6 +7,7 @@ credential is refused; names other than its own are never served; refusals and d
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -211,3 +212,19 @@ async def _http_metrics(cp: ControlPlane) -> tuple[int, str]:
 
     status, body = await asyncio.to_thread(http_get, f"http://127.0.0.1:{cp.http_port}/metrics")
     return status, body.decode()
+
+
+async def test_config_dump_never_shows_a_private_key(plane: ControlPlane) -> None:
+    import asyncio
+
+    from pilot.testing.processes import http_get
+
+    await _ask_secrets(plane, _node(POD_A), ["default", "ROOTCA"], [bearer_metadata(_token(plane, POD_A))])
+    status, body = await asyncio.to_thread(
+        http_get, f"http://127.0.0.1:{plane.http_port}/debug/config_dump?proxy={_node(POD_A)}")
+    assert status == 200
+    dump = json.loads(body)
+    secret = dump[SECRET_TYPE_URL]["default"]
+    assert secret["tlsCertificate"]["privateKey"] == {"inlineString": "[redacted]"}
+    assert "certificateChain" in secret["tlsCertificate"]
+    assert b"PRIVATE KEY" not in body and b"LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t" not in body  # nor its base64
