@@ -31,7 +31,7 @@ def _security_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from pilot.security.wiring import SecurityOptions
 
     return SecurityOptions(ca_dir=Path(args.ca_dir), cert_ttl_s=int(parse_duration(args.cert_ttl)),
-                           require_credentials=args.require_credentials)
+                           require_credentials=args.require_credentials, xds_tls=args.xds_tls)
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
@@ -40,8 +40,9 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
     try:
         token = _proxy_token(args)
+        root, san = _xds_tls_trust(args)
         doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
-                        token=token)
+                        token=token, xds_root_cert=root, xds_san=san)
     except (NodeIdError, LookupError, ValueError) as exc:
         print(f"pilot bootstrap: {exc}", file=sys.stderr)
         return 2
@@ -69,6 +70,20 @@ def _proxy_token(args: argparse.Namespace) -> str:
     node = NodeId.parse(args.node_id)
     sa = pod_service_account(args.config, node.namespace, node.pod)
     return issue_proxy_token(Path(args.ca_dir), args.node_id, sa, int(parse_duration(args.token_ttl)))
+
+
+def _xds_tls_trust(args: argparse.Namespace) -> tuple[str, str]:
+    """(root certificate file, control plane SPIFFE id) for --xds-tls; empty without it."""
+    if not args.xds_tls:
+        return "", ""
+    if not args.ca_dir:
+        raise ValueError("--xds-tls needs --ca-dir (the mesh root certificate is read from it)")
+    from pathlib import Path
+
+    from pilot.ca.authority import ROOT_CERT_FILE
+    from pilot.security.xds_tls import control_plane_spiffe_id
+
+    return str((Path(args.ca_dir) / ROOT_CERT_FILE).resolve()), control_plane_spiffe_id(args.trust_domain)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -164,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cert-ttl", default="24h", help="workload certificate lifetime (renewed at half-life)")
     s.add_argument("--require-credentials", action=argparse.BooleanOptionalAction, default=True,
                    help="with --ca-dir, refuse xDS streams without a valid proxy credential")
+    s.add_argument("--xds-tls", action="store_true", help="with --ca-dir, serve ADS over TLS with a "
+                   "certificate from the mesh CA (workload keys travel in SDS over that stream)")
     s.set_defaults(func=_serve)
 
     b = sub.add_parser("bootstrap", help="write an Envoy bootstrap for one sidecar or gateway")
@@ -175,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ca-dir", metavar="DIR", help="put a proxy credential signed with this CA dir's key "
                    "into the bootstrap (sent as gRPC metadata on the ADS stream)")
     b.add_argument("--token-ttl", default="168h", help="credential lifetime")
+    b.add_argument("--xds-tls", action="store_true", help="connect to the control plane over TLS, trusting "
+                   "the root in --ca-dir and only the control plane's SPIFFE id")
+    b.add_argument("--trust-domain", default="cluster.local", help="mesh trust domain (for --xds-tls)")
     b.add_argument("-o", "--output", default="-")
     b.set_defaults(func=_bootstrap)
 

@@ -61,7 +61,8 @@ class ControlPlane:
         self.controller = MeshController(self.store, self.cache, opts.mesh_config)
         self.security, hooks = install_security(self.controller, opts.security)
         self.xds = XdsServer(self.cache, hooks or XdsHooks(on_connect=self.controller.on_connect,
-                                                           on_disconnect=self.controller.on_disconnect))
+                                                           on_disconnect=self.controller.on_disconnect),
+                             credentials=self.security.xds_credentials() if self.security else None)
         self.files = [FileSource([d], self.store, make_document_check(), source_id=f"files:{d}")
                       for d in opts.config_dirs]
         self.debouncer = DebouncedRunner(self.controller.push_all, opts.debounce_after, opts.debounce_max)

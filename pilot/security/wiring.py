@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+
 from pilot.ca.authority import DEFAULT_WORKLOAD_TTL_S, CertificateAuthority
 from pilot.ca.rotation import CertStore
 from pilot.ca.tokens import TokenIssuer
@@ -19,6 +21,7 @@ from pilot.security.counters import SecurityCounters
 from pilot.security.gate import ProxyGate
 from pilot.security.rotation_loop import RotationLoop
 from pilot.security.sds import WorkloadSecretSource
+from pilot.security.xds_tls import ServingCertificate
 from pilot.translate.secure_generate import with_security
 from pilot.xds.server import XdsHooks
 
@@ -30,6 +33,7 @@ class SecurityOptions:
     ca_dir: Path
     cert_ttl_s: int = DEFAULT_WORKLOAD_TTL_S
     require_credentials: bool = True
+    xds_tls: bool = False  # serve ADS over TLS with a CA-issued certificate
 
 
 class MeshSecurity:
@@ -70,6 +74,12 @@ class MeshSecurity:
         on_connect, on_disconnect = self.gate.wrap(controller.on_connect, controller.on_disconnect)
         return XdsHooks(on_connect=on_connect, on_disconnect=on_disconnect,  # type: ignore[arg-type]
                         on_request=self.secrets.check_request)
+
+    def xds_credentials(self) -> grpc.ServerCredentials | None:
+        """TLS credentials for the ADS port when `xds_tls` is on, else None (plaintext)."""
+        if not self.options.xds_tls:
+            return None
+        return ServingCertificate(self.ca).credentials()
 
     def start(self) -> None:
         if self.rotation is not None:

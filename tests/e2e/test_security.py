@@ -69,7 +69,7 @@ def mesh_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshRunner
     cfg = tmp_path_factory.mktemp("security-config")
     (cfg / "mesh.yaml").write_text(mesh.yaml())
     (cfg / "security.yaml").write_text(yaml.safe_dump_all(_policies(trusted.ip)))
-    runner = MeshRunner(cfg, mesh, ca_dir=tmp_path_factory.mktemp("ca"), cert_ttl="60s")
+    runner = MeshRunner(cfg, mesh, ca_dir=tmp_path_factory.mktemp("ca"), cert_ttl="60s", xds_tls=True)
     try:
         runner.start_all()
         yield runner
@@ -194,6 +194,19 @@ def test_ip_block_deny_list_blocks_its_client(mesh_runner: MeshRunner) -> None:
 def test_no_proxy_rejected_any_config(mesh_runner: MeshRunner) -> None:
     for pod in mesh_runner.mesh.pods:
         assert mesh_runner.envoy_stat(pod, "update_rejected") == 0, pod.name
+
+
+def test_ads_stream_runs_over_tls_and_plaintext_xds_is_refused(mesh_runner: MeshRunner) -> None:
+    for pod in mesh_runner.mesh.pods:
+        assert mesh_runner.envoy_stat(pod, "cluster.xds-grpc.ssl.handshake") >= 1, pod.name
+    with socket.create_connection(("127.0.0.1", mesh_runner.xds_port), timeout=5) as raw:
+        raw.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")  # the HTTP/2 preface, in clear
+        raw.settimeout(5)
+        try:
+            answer = raw.recv(1024)
+        except OSError:
+            answer = b""
+    assert not answer.startswith(b"\x00\x00")  # no HTTP/2 SETTINGS frame back: the port only speaks TLS
 
 
 # ---- rotation ----------------------------------------------------------------------------------------
