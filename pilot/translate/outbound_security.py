@@ -14,6 +14,7 @@ https://istio.io/latest/docs/tasks/security/authentication/authn-policy/#auto-mu
 from __future__ import annotations
 
 import logging
+import weakref
 
 from envoy.config.cluster.v3.cluster_pb2 import Cluster
 from envoy.config.endpoint.v3.endpoint_pb2 import ClusterLoadAssignment
@@ -27,6 +28,7 @@ from pilot.model.authn import (
     workload_mtls_mode,
 )
 from pilot.model.proxy import ProxyView
+from pilot.model.resource import Resource
 from pilot.model.scope import destination_rule_for
 from pilot.model.snapshot import MeshSnapshot
 from pilot.translate.clusters import merged_policy
@@ -35,6 +37,16 @@ from pilot.translate.pb import pack
 from pilot.translate.tls import endpoint_tls_metadata, istio_sni, upstream_transport
 
 log = logging.getLogger(__name__)
+
+_MEMOS: weakref.WeakKeyDictionary[MeshSnapshot, dict[tuple[object, ...], AnyPb]] = weakref.WeakKeyDictionary()
+
+
+def _memo(snapshot: MeshSnapshot) -> dict[tuple[object, ...], AnyPb]:
+    """Results for one snapshot; dropped with it."""
+    memo = _MEMOS.get(snapshot)
+    if memo is None:
+        memo = _MEMOS[snapshot] = {}
+    return memo
 
 MESH_ONLY_MODES = frozenset({"ISTIO_MUTUAL"})
 
@@ -45,10 +57,20 @@ def secure_cluster(snapshot: MeshSnapshot, view: ProxyView, name: str, packed: A
     parsed = parse_outbound_cluster(name)
     if parsed is None:
         return packed
+    dr = destination_rule_for(snapshot, view, parsed[2])
+    # Most proxies of a snapshot share clusters: the result depends only on the cluster and the rule.
+    key = ("cluster", name, packed.value, dr.key if dr else None, mtls)
+    memo = _memo(snapshot)
+    if key not in memo:
+        memo[key] = _secure_cluster(snapshot, parsed, dr, packed, mtls)
+    return memo[key]
+
+
+def _secure_cluster(snapshot: MeshSnapshot, parsed: tuple[int, str, str], dr: Resource | None,
+                    packed: AnyPb, mtls: bool) -> AnyPb:
     port, subset, host = parsed
     svc = snapshot.services.get(host)
     sp = svc.port(port) if svc else None
-    dr = destination_rule_for(snapshot, view, host)
     tls = merged_policy(dr, subset, port).get("tls") if dr else None
     mode = str((tls or {}).get("mode") or "DISABLE").upper()
     if tls and mode in MESH_ONLY_MODES and not mtls:
@@ -78,6 +100,14 @@ def label_meshed_endpoints(snapshot: MeshSnapshot, name: str, packed: AnyPb) -> 
     parsed = parse_outbound_cluster(name)
     if parsed is None:
         return packed
+    key = ("endpoints", name, packed.value)
+    memo = _memo(snapshot)
+    if key not in memo:
+        memo[key] = _label_meshed_endpoints(snapshot, parsed, packed)
+    return memo[key]
+
+
+def _label_meshed_endpoints(snapshot: MeshSnapshot, parsed: tuple[int, str, str], packed: AnyPb) -> AnyPb:
     port, _subset, host = parsed
     meshed = {(ep.address, ep.port) for ep in snapshot.service_endpoints(host, port)
               if endpoint_is_meshed(snapshot, ep) and endpoint_mtls_mode(snapshot, ep) != DISABLE}
