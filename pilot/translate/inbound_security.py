@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 HCM = "envoy.filters.network.http_connection_manager"
 INBOUND = 1  # core.v3.TrafficDirection.INBOUND
+_WARNED: set[str] = set()
 
 
 class InboundSecurity:
@@ -54,8 +55,10 @@ class InboundSecurity:
             if self._policies else []
         self.network_rbac: list[Filter] = build_network_rbac_filters(self._policies, td, findings) \
             if self._policies else []
-        for f in {f.message for f in findings}:
-            log.warning("authorization for %s/%s: %s", view.namespace, view.name, f)
+        for message in sorted({f.message for f in findings} - _WARNED):
+            # Once per process: translation runs for every proxy on every push.
+            _WARNED.add(message)
+            log.warning("authorization for %s/%s: %s", view.namespace, view.name, message)
 
     @property
     def changes_anything(self) -> bool:

@@ -47,12 +47,13 @@ def _node(pod: tuple[str, str, str]) -> str:
     return make_node_id("sidecar", pod[1], pod[0], "default")
 
 
-async def _start_plane(tmp_path: Path, cert_ttl_s: int) -> ControlPlane:
+async def _start_plane(tmp_path: Path, cert_ttl_s: int, require_credentials: bool = True) -> ControlPlane:
     cfg = tmp_path / "config"
     cfg.mkdir()
     (cfg / "pods.yaml").write_text(_pods_yaml())
     opts = ServeOptions(config_dirs=[str(cfg)], xds_address="127.0.0.1:0", http_address="127.0.0.1:0",
-                        security=SecurityOptions(ca_dir=tmp_path / "ca", cert_ttl_s=cert_ttl_s))
+                        security=SecurityOptions(ca_dir=tmp_path / "ca", cert_ttl_s=cert_ttl_s,
+                                                 require_credentials=require_credentials))
     cp = ControlPlane(opts)
     await cp.start()
     return cp
@@ -228,3 +229,14 @@ async def test_config_dump_never_shows_a_private_key(plane: ControlPlane) -> Non
     assert secret["tlsCertificate"]["privateKey"] == {"inlineString": "[redacted]"}
     assert "certificateChain" in secret["tlsCertificate"]
     assert b"PRIVATE KEY" not in body and b"LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t" not in body  # nor its base64
+
+
+async def test_without_required_credentials_the_registry_service_account_is_used(tmp_path: Path) -> None:
+    plane = await _start_plane(tmp_path, 3600, require_credentials=False)
+    try:
+        secrets = await _ask_secrets(plane, _node(POD_B), ["default"], [])
+    finally:
+        await plane.stop()
+    leaf = x509.load_pem_x509_certificate(secrets["default"].tls_certificate.certificate_chain.inline_bytes)
+    assert f"spiffe://{TD}/ns/default/sa/sa-b" in str(leaf.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value)
