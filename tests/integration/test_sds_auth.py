@@ -240,3 +240,20 @@ async def test_without_required_credentials_the_registry_service_account_is_used
     leaf = x509.load_pem_x509_certificate(secrets["default"].tls_certificate.certificate_chain.inline_bytes)
     assert f"spiffe://{TD}/ns/default/sa/sa-b" in str(leaf.extensions.get_extension_for_class(
         x509.SubjectAlternativeName).value)
+
+
+async def test_delta_requests_for_other_names_are_counted_and_get_only_own_secrets(plane: ControlPlane) -> None:
+    method = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources"
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{plane.xds_port}") as channel:
+        call = channel.stream_stream(method,
+                                     request_serializer=discovery_pb2.DeltaDiscoveryRequest.SerializeToString,
+                                     response_deserializer=discovery_pb2.DeltaDiscoveryResponse.FromString)
+        stream = call(metadata=[bearer_metadata(_token(plane, POD_A))])
+        request = discovery_pb2.DeltaDiscoveryRequest(
+            type_url=SECRET_TYPE_URL, resource_names_subscribe=["default", "ROOTCA", "b-0-default"])
+        request.node.id = _node(POD_A)
+        await stream.write(request)
+        response = await stream.read()
+        stream.cancel()
+    assert sorted(r.name for r in response.resources) == ["ROOTCA", "default"]
+    assert _metric(plane, "meshpilot_sds_denied_total", "not_own_identity") == 1

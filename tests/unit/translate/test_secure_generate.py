@@ -166,3 +166,33 @@ def test_destination_rule_tls_modes() -> None:
     # ISTIO_MUTUAL needs the mesh CA: without one the cluster stays plaintext rather than waiting on SDS
     out = _secure(_dr("{mode: ISTIO_MUTUAL}"), PRODUCTPAGE, mtls=False, only_mesh=True)
     assert not _unpack(out[CLUSTER][REVIEWS], Cluster).HasField("transport_socket")
+
+
+def test_tcp_inbound_gets_network_rbac_before_tcp_proxy_and_permissive_tcp_chains() -> None:
+    extra = """---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: ratings-tcp, namespace: default}
+spec:
+  workloadSelector: {labels: {app: ratings}}
+  ingress:
+  - port: {number: 9080, protocol: TCP, name: tcp}
+    defaultEndpoint: 0.0.0.0:8080
+    captureMode: NONE
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-ip, namespace: default}
+spec:
+  selector: {matchLabels: {app: ratings}}
+  action: DENY
+  rules: [{from: [{source: {ipBlocks: [10.0.0.1]}}]}]
+"""
+    snap = _snapshot(extra, only_mesh=True)
+    snap = build_snapshot([r for r in snap.resources if not (r.kind == "Sidecar" and r.name == "ratings-v1-0")])
+    view = snap.proxy_view(NodeId.parse(RATINGS))
+    lis = _unpack(apply_security(snap, view, generate(snap, view), mtls=True)[LISTENER]["127.10.0.12_9080"],
+                  Listener)
+    assert sorted(c.filter_chain_match.transport_protocol for c in lis.filter_chains) == ["raw_buffer", "tls", "tls"]
+    for chain in lis.filter_chains:
+        assert [f.name for f in chain.filters] == ["envoy.filters.network.rbac", "envoy.filters.network.tcp_proxy"]
