@@ -72,7 +72,7 @@ class MeshSecurity:
 
         self.rotation = RotationLoop(self.certs, self.gate, refresh, self.counters)
         on_connect, on_disconnect = self.gate.wrap(controller.on_connect, controller.on_disconnect)
-        return XdsHooks(on_connect=on_connect, on_disconnect=on_disconnect,  # type: ignore[arg-type]
+        return XdsHooks(on_connect=on_connect, on_disconnect=on_disconnect,
                         on_request=self.secrets.check_request)
 
     def xds_credentials(self) -> grpc.ServerCredentials | None:
