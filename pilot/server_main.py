@@ -17,6 +17,8 @@ from pilot.httpserver import HttpServer, Response
 from pilot.model.mesh import MeshConfig
 from pilot.model.resource import ConfigKey
 from pilot.push import MeshController
+from pilot.security.redact import redact_private_keys
+from pilot.security.wiring import SecurityOptions, install_security
 from pilot.sources.files import FileSource
 from pilot.sources.store import ConfigStore
 from pilot.xds.cache import ResourceCache
@@ -39,6 +41,7 @@ class ServeOptions:
     namespaces: tuple[str, ...] = ()
     webhook_address: str = ""  # e.g. 0.0.0.0:15017; needs webhook_cert_dir with tls.crt/tls.key
     webhook_cert_dir: str = ""
+    security: SecurityOptions | None = None  # None: no CA, plaintext, no SDS
 
 
 def make_validator():  # type: ignore[no-untyped-def]
@@ -63,8 +66,10 @@ class ControlPlane:
         self.store = ConfigStore(make_validator())
         self.cache = ResourceCache()
         self.controller = MeshController(self.store, self.cache, opts.mesh_config)
-        self.xds = XdsServer(self.cache, XdsHooks(on_connect=self.controller.on_connect,
-                                                  on_disconnect=self.controller.on_disconnect))
+        self.security, hooks = install_security(self.controller, opts.security)
+        self.xds = XdsServer(self.cache, hooks or XdsHooks(on_connect=self.controller.on_connect,
+                                                           on_disconnect=self.controller.on_disconnect),
+                             credentials=self.security.xds_credentials() if self.security else None)
         self.files = [FileSource([d], self.store, make_document_check(), source_id=f"files:{d}")
                       for d in opts.config_dirs]
         self.debouncer = DebouncedRunner(self.controller.push_all, opts.debounce_after, opts.debounce_max)
@@ -101,6 +106,8 @@ class ControlPlane:
             self.store.mark_synced("empty")
         await self.controller.push_all()
         self.debouncer.start()
+        if self.security is not None:
+            self.security.start()
         self.xds_port = await self.xds.start(self.opts.xds_address)
         self.http_port = await self.http.start(self.opts.http_address)
         log.info("meshpilot serving xDS on %s:%d, HTTP on %s:%d",
@@ -122,6 +129,8 @@ class ControlPlane:
             await asyncio.to_thread(self.kube.stop)
         if self.webhook is not None:
             self.webhook.stop()
+        if self.security is not None:
+            await self.security.stop()
         for fs in self.files:
             await fs.stop()
         await self.xds.stop(0.5)
@@ -148,7 +157,7 @@ class ControlPlane:
         for type_url, typed in node.types.items():
             out[type_url] = {name: json_format.MessageToDict(_unpack(r.any))
                              for name, r in typed.resources.items()}
-        return Response.json(out)
+        return Response.json(redact_private_keys(out))
 
     def _configz(self, _q: dict[str, list[str]]) -> Response:
         return Response.json({
