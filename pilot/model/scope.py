@@ -39,6 +39,8 @@ def selects(resource: Resource, view: ProxyView, field: str = "workloadSelector"
 
 
 def sidecar_for(snapshot: MeshSnapshot, view: ProxyView) -> Resource | None:
+    if view.is_gateway:
+        return None  # routers never take a Sidecar: they see every exported service
     sidecars = snapshot.of_kind("Sidecar")
     own = [s for s in sidecars if s.namespace == view.namespace]
     for s in own:
@@ -51,9 +53,13 @@ def sidecar_for(snapshot: MeshSnapshot, view: ProxyView) -> Resource | None:
     return next((s for s in sidecars if s.namespace == root and not s.spec.get("workloadSelector")), None)
 
 
-def _exported_to(spec: Mapping[str, Any], owner_ns: str, viewer_ns: str) -> bool:
+def exported_to(spec: Mapping[str, Any], owner_ns: str, viewer_ns: str) -> bool:
+    """`exportTo`: `*` everyone, `.` the owner's namespace, or namespace names; absent means `*`."""
     export = spec.get("exportTo") or ["*"]
     return any(e == "*" or (e == "." and owner_ns == viewer_ns) or e == viewer_ns for e in export)
+
+
+_exported_to = exported_to
 
 
 def egress_hosts(sidecar: Resource | None) -> tuple[str, ...]:
@@ -100,10 +106,11 @@ def virtual_service_for(snapshot: MeshSnapshot, view: ProxyView, hostname: str,
                         sidecar: Resource | None = None, gateway: str = "mesh") -> Resource | None:
     """The VirtualService that routes `hostname` for this proxy: the oldest visible one naming it.
 
-    An exact host beats a wildcard host, as in Istio's host precedence.
+    An exact host beats a wildcard host and a longer wildcard beats a shorter one, as in Istio's host
+    precedence; among equals the oldest wins (sidecars never merge VirtualServices, IST0109).
     """
     hosts = egress_hosts(sidecar if sidecar is not None else sidecar_for(snapshot, view))
-    best: tuple[int, Resource] | None = None
+    best: tuple[tuple[int, int], Resource] | None = None
     for vs in snapshot.of_kind("VirtualService"):
         if gateway not in vs_gateways(vs) and not (gateway != "mesh" and _gw_matches(vs, gateway)):
             continue
@@ -113,9 +120,9 @@ def virtual_service_for(snapshot: MeshSnapshot, view: ProxyView, hostname: str,
             continue
         for h in virtual_service_hosts(vs, snapshot.mesh.domain_suffix):
             if h == hostname:
-                rank = 0
+                rank = (0, 0)
             elif host_matches(h, hostname):
-                rank = 1
+                rank = (1, -len(h))
             else:
                 continue
             if best is None or rank < best[0]:

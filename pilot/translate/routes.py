@@ -12,6 +12,7 @@ from typing import Any
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
 
+from pilot.model.delegate import expand_delegates
 from pilot.model.durations import parse_duration
 from pilot.model.proxy import ProxyView
 from pilot.model.registry import Service
@@ -172,7 +173,7 @@ def virtual_host(ctx: RouteContext, svc: Service, sidecar: Resource | None) -> r
     vh = rc.VirtualHost(name=names.virtual_host_name(svc.hostname, ctx.port),
                         domains=domains_for(svc, ctx.port, ctx.view.namespace))
     vs = virtual_service_for(ctx.snapshot, ctx.view, svc.hostname, sidecar, ctx.gateway)
-    routes = http_routes(ctx, vs) if vs is not None else []
+    routes = http_routes(ctx, expand_delegates(ctx.snapshot, vs)) if vs is not None else []
     if not routes:
         routes = [default_route(names.outbound_cluster(ctx.port, "", svc.hostname))]
     vh.routes.extend(routes)
