@@ -17,7 +17,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     opts = ServeOptions(config_dirs=args.config or [], xds_address=args.xds_address,
                         http_address=args.http_address, mesh_config=load_mesh_config(args.mesh_config),
-                        debounce_after=args.debounce)
+                        debounce_after=args.debounce, kube=args.kube, kubeconfig=args.kubeconfig,
+                        kube_context=args.context,
+                        namespaces=tuple(n for n in (args.namespaces or "").split(",") if n),
+                        webhook_address=args.webhook_address, webhook_cert_dir=args.webhook_cert_dir)
     asyncio.run(serve_forever(opts))
     return 0
 
@@ -27,7 +30,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
     from pilot.model.proxy import NodeIdError
 
     try:
-        doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "")
+        doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
+                        delta=args.delta)
     except NodeIdError as exc:
         print(f"pilot bootstrap: {exc}", file=sys.stderr)
         return 2
@@ -123,7 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the control plane; config files are watched and hot-reloaded")
     s.add_argument("--config", action="append", metavar="DIR", help="directory of YAML (repeatable)")
-    s.add_argument("--kube", action="store_true", help="watch Kubernetes")
+    s.add_argument("--kube", action="store_true", help="watch Kubernetes (in-cluster config inside a pod)")
+    s.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    s.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    s.add_argument("--namespaces", metavar="A,B", help="watch only these namespaces")
+    s.add_argument("--webhook-address", default="", metavar="HOST:PORT",
+                   help="serve the validating admission webhook (POST /validate) over HTTPS here")
+    s.add_argument("--webhook-cert-dir", default="", metavar="DIR", help="tls.crt and tls.key for the webhook")
     s.add_argument("--xds-address", default="127.0.0.1:15010")
     s.add_argument("--http-address", default="127.0.0.1:15014")
     s.add_argument("--mesh-config", metavar="FILE")
@@ -134,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--node-id", required=True, help="sidecar~IP~POD.NS~NS.svc.cluster.local")
     b.add_argument("--xds-address", default="127.0.0.1:15010")
     b.add_argument("--admin-address", default="")
+    b.add_argument("--delta", action="store_true", help="incremental (delta) ADS instead of state of the world")
     b.add_argument("--config", metavar="DIR", help="(reserved) config used to check the pod exists")
     b.add_argument("-o", "--output", default="-")
     b.set_defaults(func=_bootstrap)

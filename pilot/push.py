@@ -48,20 +48,25 @@ class MeshController:
         self.generator = generator
         self.snapshot: MeshSnapshot | None = None
         self.nodes: dict[str, NodeId] = {}
+        self._streams: dict[str, int] = {}  # a proxy may briefly hold two streams while reconnecting
         self.stats = PushStats()
         self._memo: dict[ProxyView, Resources] = {}
         self._memo_version = ""
+        self._built_from_synced = False
         self._lock = asyncio.Lock()
         # Extension point: extra per-proxy resources (e.g. SDS secrets) merged into the generated set.
         self.extra_resources: list[Callable[[MeshSnapshot, ProxyView, NodeId], Resources]] = []
 
     @property
     def ready(self) -> bool:
-        return self.snapshot is not None and self.store.synced
+        """True once a snapshot was built from fully synced sources (never serve a partial view)."""
+        return self.snapshot is not None and self._built_from_synced
 
     # ---- snapshot ------------------------------------------------------------------------------
     def rebuild_snapshot(self) -> MeshSnapshot:
+        synced = self.store.synced  # read before the resources: a later sync triggers another rebuild
         snap = build_snapshot(self.store.resources(), self.mesh)
+        self._built_from_synced = synced
         self.snapshot = snap
         self.stats.snapshots_built += 1
         self.stats.last_snapshot_version = snap.version
@@ -74,7 +79,7 @@ class MeshController:
             old = self.snapshot.version if self.snapshot else None
             snap = self.rebuild_snapshot()
             if snap.version == old:
-                return
+                return  # e.g. a source only became synced: ready may change, the config did not
             for node_id, node in list(self.nodes.items()):
                 self._update_node(snap, node_id, node)
             self.stats.pushes += 1
@@ -119,10 +124,16 @@ class MeshController:
             raise StreamRefused(grpc.StatusCode.UNAVAILABLE, "control plane not ready: sources not synced")
         async with self._lock:
             self.nodes[node_id] = parsed
+            self._streams[node_id] = self._streams.get(node_id, 0) + 1
             self._update_node(self.snapshot, node_id, parsed)
         log.info("proxy connected: %s from %s", node_id, peer)
 
     async def on_disconnect(self, node_id: str) -> None:
+        left = self._streams.get(node_id, 1) - 1
+        if left > 0:
+            self._streams[node_id] = left
+            return
+        self._streams.pop(node_id, None)
         self.nodes.pop(node_id, None)
         self.stats.proxies.pop(node_id, None)
         log.info("proxy disconnected: %s", node_id)

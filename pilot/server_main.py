@@ -8,6 +8,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import json_format
 
@@ -32,6 +33,12 @@ class ServeOptions:
     mesh_config: MeshConfig = field(default_factory=MeshConfig)
     debounce_after: float = 0.1
     debounce_max: float = 10.0
+    kube: bool = False
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    namespaces: tuple[str, ...] = ()
+    webhook_address: str = ""  # e.g. 0.0.0.0:15017; needs webhook_cert_dir with tls.crt/tls.key
+    webhook_cert_dir: str = ""
 
 
 def make_validator():  # type: ignore[no-untyped-def]
@@ -65,8 +72,16 @@ class ControlPlane:
             "/ready": self._ready, "/metrics": self._metrics, "/debug/syncz": self._syncz,
             "/debug/config_dump": self._config_dump, "/debug/configz": self._configz,
         })
+        self.kube = self._make_kube_source() if opts.kube else None
+        self.webhook: Any = None
         self.xds_port = 0
         self.http_port = 0
+
+    def _make_kube_source(self):  # type: ignore[no-untyped-def]
+        from pilot.sources.kube import KubeOptions, KubeSource, api_client_from
+
+        api = api_client_from(self.opts.kubeconfig, self.opts.kube_context)
+        return KubeSource(self.store, api, KubeOptions(namespaces=tuple(self.opts.namespaces)))
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -77,7 +92,11 @@ class ControlPlane:
         self.store.subscribe(on_change)
         for fs in self.files:
             fs.start()
-        if not self.opts.config_dirs:
+        if self.kube is not None:
+            self.kube.start()
+        if self.opts.webhook_address:
+            self._start_webhook()
+        if not self.opts.config_dirs and self.kube is None:
             self.store.register("empty")
             self.store.mark_synced("empty")
         await self.controller.push_all()
@@ -88,8 +107,21 @@ class ControlPlane:
                  self.opts.xds_address.rpartition(":")[0], self.xds_port,
                  self.opts.http_address.rpartition(":")[0], self.http_port)
 
+    def _start_webhook(self) -> None:
+        from pilot.validation import validate_resource
+        from pilot.webhook import WebhookServer
+
+        host, _, port = self.opts.webhook_address.rpartition(":")
+        cert_dir = Path(self.opts.webhook_cert_dir)
+        self.webhook = WebhookServer(host or "0.0.0.0", int(port), cert_dir / "tls.crt", cert_dir / "tls.key",
+                                     validate_resource).start()
+
     async def stop(self) -> None:
         await self.debouncer.stop()
+        if self.kube is not None:
+            await asyncio.to_thread(self.kube.stop)
+        if self.webhook is not None:
+            self.webhook.stop()
         for fs in self.files:
             await fs.stop()
         await self.xds.stop(0.5)
