@@ -52,7 +52,7 @@ apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: second, namespace: team, creationTimestamp: "2024-02-01T00:00:00Z"}
 spec:
-  hosts: ["*"]
+  hosts: ["*", a.example.com]
   gateways: [default/web]
   http: [{route: [{destination: {host: two}}]}]
 ---
@@ -84,7 +84,8 @@ def test_gateway_merges_virtual_services_per_host_oldest_first() -> None:
     snap = build_snapshot(resources_from_yaml(GATEWAYS))
     http_server = gateway_servers(snap, GW_VIEW)[0]
     hosts = hosts_on_server(snap, GW_VIEW, http_server)
-    # `*` narrows to the server's `*.example.com`; a.example.com gets both VSs, oldest first.
+    # `*` narrows to the server's `*.example.com`; a.example.com, named by both VSs, merges them
+    # oldest first (a wildcard VS does not join an exact host's virtual host).
     assert {h: [v.name for v in vs] for h, vs in hosts.items()} == {
         "a.example.com": ["first", "second"], "*.example.com": ["second"]}
 
