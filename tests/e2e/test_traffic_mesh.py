@@ -159,7 +159,7 @@ spec:
   selector: {{istio: ingressgateway}}
   servers:
   - port: {{number: 80, name: http, protocol: HTTP}}
-    hosts: [reviews.example.com, ratings.example.com]
+    hosts: [reviews.example.com, ratings.example.com, app.example.com]
   - port: {{number: 80, name: http-redirect, protocol: HTTP}}
     hosts: [secure.example.com]
     tls: {{httpsRedirect: true}}
@@ -184,6 +184,26 @@ spec:
   gateways: [default/web-gateway]
   http:
   - route: [{{destination: {{host: ratings.default.svc.cluster.local}}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: app-root}}
+spec:
+  hosts: [app.example.com]
+  gateways: [web-gateway]
+  http:
+  - match: [{{uri: {{prefix: /team}}}}]
+    delegate: {{name: team-routes, namespace: default}}
+  - route: [{{destination: {{host: ratings}}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: team-routes}}
+spec:
+  http:
+  - match: [{{uri: {{prefix: /team/reviews}}}}, {{uri: {{prefix: /elsewhere}}}}]
+    route: [{{destination: {{host: reviews}}}}]
+  - route: [{{destination: {{host: productpage}}}}]
 """
     return docs + list(yaml.safe_load_all(extra)) + [tls_secret("web-cert", "istio-system", cert, key)]
 
@@ -305,6 +325,18 @@ def test_gateway_routes_by_host_and_redirects_to_https(traffic: TrafficMesh) -> 
     assert set(lis) == {"0.0.0.0_8080", "0.0.0.0_8443"}
 
 
+def test_gateway_delegate_routes_sit_under_the_root_match(traffic: TrafficMesh) -> None:
+    gw = traffic.gateway
+    expected = {"/team/reviews/1": "reviews",  # the delegate's own match, inside the root's /team
+                "/team/other": "productpage",  # the delegate's catch-all, narrowed to /team
+                "/elsewhere": "ratings",  # the delegate's match outside /team never applies
+                "/": "ratings"}
+    for path, service in expected.items():
+        status, _h, body = _gateway_get(gw.ip, 8080, "app.example.com", path)
+        assert status == 200, (path, status, body)
+        assert json.loads(body)["service"] == service, path
+
+
 def test_gateway_terminates_tls_with_the_secret_certificate(traffic: TrafficMesh) -> None:
     gw = traffic.gateway
     ctx = ssl.create_default_context(cadata=traffic.ca_pem.decode())
@@ -357,14 +389,15 @@ def test_sample_batches_cover_every_bookinfo_networking_sample() -> None:
     assert listed == {p.name for p in SAMPLES.glob("*.yaml")}
 
 
-@pytest.fixture(scope="module")
-def bookinfo_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshRunner]:
+@pytest.fixture(scope="module", params=[False, True], ids=["sotw", "delta"])
+def bookinfo_gateway(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+                     ) -> Iterator[MeshRunner]:
     mesh = LoopbackMesh.build(BOOKINFO)
     mesh.add_gateway(service_ports=((80, 8080), (443, 8443)))
     cfg = tmp_path_factory.mktemp("samples") / "config"
     (cfg / "samples").mkdir(parents=True)
     (cfg / "mesh.yaml").write_text(mesh.yaml())
-    runner = MeshRunner(cfg, mesh)
+    runner = MeshRunner(cfg, mesh, delta=request.param)
     try:
         runner.start_all()
         yield runner
