@@ -358,6 +358,7 @@ def test_gateway_terminates_tls_with_the_secret_certificate(traffic: TrafficMesh
         ssl.create_default_context().wrap_socket(sock, server_hostname="reviews.example.com")
     secrets = config_dump(traffic.runner, gw)["Secret"]
     assert set(secrets) == {"kubernetes://web-cert"}
+    assert secrets["kubernetes://web-cert"]["tlsCertificate"]["privateKey"] == {"inlineString": "[redacted]"}
 
 
 def test_every_proxy_synced_without_rejections(traffic: TrafficMesh) -> None:
