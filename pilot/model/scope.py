@@ -160,3 +160,26 @@ def destination_rule_for(snapshot: MeshSnapshot, view: ProxyView, hostname: str)
 
 def subsets(dr: Resource | None) -> list[Mapping[str, Any]]:
     return list(dr.spec.get("subsets") or []) if dr else []
+
+
+def virtual_service_only_hosts(snapshot: MeshSnapshot, view: ProxyView, services: Iterable[Service],
+                               sidecar: Resource | None = None) -> list[tuple[str, Resource]]:
+    """Mesh VirtualService hosts no visible service has, with the VirtualService that routes each.
+
+    Istio gives such a host (say `alias.example.com` routed to an in-mesh service) its own virtual host
+    on a sidecar's outbound routes; wildcard hosts that cover a visible service only shape that
+    service's routes. `*` is never a host of the mesh gateway.
+    """
+    known = [s.hostname for s in services]
+    hosts = egress_hosts(sidecar if sidecar is not None else sidecar_for(snapshot, view))
+    out: dict[str, Resource] = {}
+    for vs in snapshot.of_kind("VirtualService"):
+        if "mesh" not in vs_gateways(vs) or not _exported_to(vs.spec, vs.namespace, view.namespace):
+            continue
+        for h in virtual_service_hosts(vs, snapshot.mesh.domain_suffix):
+            if h == "*" or h in out or h in known or any(host_matches(h, k) for k in known):
+                continue
+            if imports(hosts, view.namespace, vs.namespace, h) \
+                    and virtual_service_for(snapshot, view, h, sidecar) is vs:
+                out[h] = vs
+    return sorted(out.items())

@@ -133,6 +133,13 @@ spec:
       weight: 20
 ---
 apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: reviews-alias}}
+spec:
+  hosts: [reviews-alias.example.org]
+  http: [{{route: [{{destination: {{host: reviews}}}}]}}]
+---
+apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {{name: external-static}}
 spec:
@@ -296,8 +303,12 @@ def test_sidecar_scoped_proxy_has_no_cluster_for_unimported_service(traffic: Tra
     status, _h, body = client.request("reviews")
     assert status == 200 and json.loads(body)["service"] == "reviews"
     assert client.request("ratings")[0] == 502  # not imported: the block_all virtual host answers
-    # The unscoped productpage proxy does see ratings.
-    assert MeshClient(traffic.mesh.pod("productpage")).request("ratings")[0] == 200
+    assert client.request("reviews-alias.example.org")[0] == 502  # nor is the VirtualService's host
+    # The unscoped productpage proxy sees ratings, and the alias a VirtualService gives reviews.
+    pp = MeshClient(traffic.mesh.pod("productpage"))
+    assert pp.request("ratings")[0] == 200
+    status, _h, body = pp.request("reviews-alias.example.org")
+    assert status == 200 and json.loads(body)["service"] == "reviews"
     client.close()
 
 

@@ -151,6 +151,48 @@ def test_service_entry_hosts_are_virtual_hosts() -> None:
     assert "dns.example.com:9080" in by_name and "web.default.svc.cluster.local:9080" in by_name
 
 
+ALIAS = MESH + """
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: alias}
+spec:
+  hosts: [alias.example.org, "*.example.com"]
+  http: [{route: [{destination: {host: web}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: shares-address-1}
+spec: {hosts: [one.example.net], addresses: [240.1.1.1], ports: [{number: 9080, name: http}], resolution: DNS}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: shares-address-2}
+spec: {hosts: [two.example.net], addresses: [240.1.1.1], ports: [{number: 9080, name: http}], resolution: DNS}
+"""
+
+
+def test_virtual_service_host_without_a_service_gets_its_own_virtual_host() -> None:
+    rcfg = _unpack(_gen(ALIAS, CLIENT)[ROUTE]["9080"], route_pb2.RouteConfiguration)
+    vhosts = {vh.name: vh for vh in rcfg.virtual_hosts}
+    alias = vhosts["alias.example.org:9080"]
+    assert list(alias.domains) == ["alias.example.org", "alias.example.org:9080"]
+    assert alias.routes[0].route.cluster == "outbound|9080||web.default.svc.cluster.local"
+    # `*.example.com` covers the dns.example.com ServiceEntry: it routes that host, no vhost of its own.
+    assert "*.example.com:9080" not in vhosts
+    assert vhosts["dns.example.com:9080"].routes[0].route.cluster == "outbound|9080||web.default.svc.cluster.local"
+    # The scoped proxy imports only web: no alias host.
+    scoped = _unpack(_gen(ALIAS, SCOPED)[ROUTE]["9080"], route_pb2.RouteConfiguration)
+    assert "alias.example.org:9080" not in {vh.name for vh in scoped.virtual_hosts}
+
+
+def test_a_domain_is_claimed_by_one_virtual_host_only() -> None:
+    rcfg = _unpack(_gen(ALIAS, CLIENT)[ROUTE]["9080"], route_pb2.RouteConfiguration)
+    domains = [d for vh in rcfg.virtual_hosts for d in vh.domains]
+    assert len(domains) == len(set(domains))
+    assert "240.1.1.1" in domains
+
+
 def _filter(lis: listener_pb2.Listener, chain: int = 0):  # type: ignore[no-untyped-def]
     return lis.filter_chains[chain].filters[0]
 
