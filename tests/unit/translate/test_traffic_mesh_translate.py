@@ -343,3 +343,26 @@ def test_gateway_without_secret_gets_no_secret_and_sidecars_get_no_gateway_liste
     text = GATEWAY.replace("name: web-cert, namespace: istio-system", "name: other, namespace: istio-system")
     assert _gen(text, ROUTER)[SECRET] == {}
     assert not any(n.startswith("0.0.0.0_") for n in _gen(GATEWAY, CLIENT)[LISTENER])
+
+
+def test_match_gateways_with_a_bare_name_applies_on_that_gateway_only() -> None:
+    text = GATEWAY + """
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: both}
+spec:
+  hosts: [both.example.com, web]
+  gateways: [web-gw, mesh]
+  http:
+  - match: [{gateways: [web-gw], uri: {prefix: /edge}}]
+    route: [{destination: {host: echo, port: {number: 9000}}}]
+  - match: [{gateways: [mesh]}]
+    route: [{destination: {host: web}}]
+"""
+    gw = _unpack(_gen(text, ROUTER)[ROUTE]["https.8443.https.web-gw.default"], route_pb2.RouteConfiguration)
+    both = next(vh for vh in gw.virtual_hosts if vh.name == "both.example.com:8443")
+    assert [r.match.prefix for r in both.routes] == ["/edge"]
+    side = _unpack(_gen(text, CLIENT)[ROUTE]["9080"], route_pb2.RouteConfiguration)
+    web = next(vh for vh in side.virtual_hosts if vh.name == "web.default.svc.cluster.local:9080")
+    assert [r.route.cluster for r in web.routes] == ["outbound|9080||web.default.svc.cluster.local"]
