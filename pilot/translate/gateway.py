@@ -2,7 +2,8 @@
 
 Names follow istiod (istio-reference.md §2): one listener per port `0.0.0.0_<port>` (`<bind>_<port>`
 when the server sets `bind`), RDS `http.<port>` for plain HTTP servers and
-`https.<port>.<portName>.<gateway>.<namespace>` for each HTTPS server terminated here. On loopback the
+`https.<port>.<portName>.<gateway>.<namespace>` for each HTTPS server terminated here (both suffixed
+`.<bind>` when the server sets one, as istiod's gatewayRDSRouteName does). On loopback the
 listener binds the gateway pod's IP (or the server's `bind`).
 https://istio.io/latest/docs/reference/config/networking/gateway/
 """
@@ -36,12 +37,19 @@ from pilot.translate.tcp_routes import (
 TLS_TRANSPORT = "envoy.transport_sockets.tls"
 
 
-def http_route_name(port: int) -> str:
-    return f"http.{port}"
+def _bind_suffix(bind: str) -> str:
+    return f".{bind}" if bind else ""
+
+
+def http_route_name(port: int, bind: str = "") -> str:
+    """`http.<listen port>[.<bind>]`: plain HTTP servers on one listener share one route config."""
+    return f"http.{port}{_bind_suffix(bind)}"
 
 
 def https_route_name(server: GatewayServer) -> str:
-    return f"https.{server.number}.{server.port_name}.{server.gateway_name}.{server.gateway_namespace}"
+    """`https.<server port>.<port name>.<gateway>.<namespace>[.<bind>]`: one per terminated server."""
+    return (f"https.{server.number}.{server.port_name}.{server.gateway_name}.{server.gateway_namespace}"
+            f"{_bind_suffix(server.bind)}")
 
 
 def listener_name(server: GatewayServer) -> str:
@@ -113,8 +121,9 @@ def gateway_listener(snapshot: MeshSnapshot, view: ProxyView, address: str, port
     plain = [s for s in servers if s.terminates_http and not s.is_tls]
     tls_servers = [s for s in servers if s.is_tls]
     if plain:
-        routes[http_route_name(port)] = plain
-        chain = _hcm_chain(lis, prefix, http_route_name(port))
+        name = http_route_name(port, servers[0].bind)
+        routes[name] = plain
+        chain = _hcm_chain(lis, prefix, name)
         if tls_servers:
             chain.filter_chain_match.transport_protocol = "raw_buffer"
     claimed: set[tuple[str, ...]] = set()

@@ -366,3 +366,16 @@ spec:
     side = _unpack(_gen(text, CLIENT)[ROUTE]["9080"], route_pb2.RouteConfiguration)
     web = next(vh for vh in side.virtual_hosts if vh.name == "web.default.svc.cluster.local:9080")
     assert [r.route.cluster for r in web.routes] == ["outbound|9080||web.default.svc.cluster.local"]
+
+
+def test_server_bind_names_the_listener_and_suffixes_route_names() -> None:
+    text = GATEWAY.replace("hosts: [\"*.example.com\"]\n    tls: {mode: SIMPLE",
+                           "hosts: [\"*.example.com\"]\n    bind: 127.7.5.9\n    tls: {mode: SIMPLE")
+    for host in ("web", "secure"):  # the two HTTP servers on 8080
+        line = f"    hosts: [{host}.example.com]\n"
+        text = text.replace(line, line + "    bind: 127.7.5.8\n")
+    out = _gen(text, ROUTER)
+    assert set(out[LISTENER]) == {"127.7.5.8_8080", "127.7.5.9_8443", "0.0.0.0_8444"}
+    assert set(out[ROUTE]) == {"http.8080.127.7.5.8", "https.8443.https.web-gw.default.127.7.5.9"}
+    sa = _unpack(out[LISTENER]["127.7.5.9_8443"], listener_pb2.Listener).address.socket_address
+    assert (sa.address, sa.port_value) == ("127.7.5.9", 8443)
