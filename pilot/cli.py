@@ -173,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--duration", type=float, default=0, help="stop after N seconds (0 = until Ctrl-C)")
     d.add_argument("--rate", type=float, default=50, help="requests per second")
     d.set_defaults(func=_demo)
+
+    from pilot.cli_policy import add_policy_commands
+
+    add_policy_commands(sub)
     return p
 
 
