@@ -11,39 +11,58 @@ from google.protobuf import any_pb2
 from pilot.model.proxy import ProxyView
 from pilot.model.scope import sidecar_for, visible_services
 from pilot.model.snapshot import MeshSnapshot
-from pilot.translate import names
 from pilot.translate.clusters import build_clusters
 from pilot.translate.endpoints import build_endpoints
+from pilot.translate.gateway import gateway_resources
 from pilot.translate.listeners import build_listeners
 from pilot.translate.pb import pack, type_url
 from pilot.translate.routes import outbound_route_config
+from pilot.translate.secrets import SECRET_TYPE_URL
 from pilot.translate.sidecar_ports import egress_listeners
+from pilot.translate.tcp_routes import outbound_tcp_listener, outbound_tls_listener
 
 CLUSTER = type_url(cluster_pb2.Cluster)
 ENDPOINT = type_url(endpoint_pb2.ClusterLoadAssignment)
 LISTENER = type_url(listener_pb2.Listener)
 ROUTE = type_url(route_pb2.RouteConfiguration)
+SECRET = SECRET_TYPE_URL
 
 Resources = dict[str, dict[str, any_pb2.Any]]
+_OPAQUE_TCP = ("TCP", "MONGO", "MYSQL", "REDIS")
 
 
 def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
+    if view.is_gateway:
+        return generate_gateway(snapshot, view)
     sidecar = sidecar_for(snapshot, view)
     services = visible_services(snapshot, view, sidecar)
-    tcp_cluster_for_port: dict[int, str] = {}
     routes: dict[str, any_pb2.Any] = {}
+    listeners = build_listeners(view, sidecar, {})
     for bind, port, protocol in egress_listeners(sidecar):
-        if protocol in ("TCP", "TLS"):
-            svc = next((s for s in services if s.port(port)), None)
-            if svc is not None:
-                tcp_cluster_for_port[port] = names.outbound_cluster(port, "", svc.hostname)
+        if protocol in _OPAQUE_TCP or protocol == "TLS":
+            build = outbound_tls_listener if protocol == "TLS" else outbound_tcp_listener
+            lis = build(snapshot, view, bind, port, services, sidecar)
+            listeners[lis.name] = pack(lis)
             continue
         rcfg = outbound_route_config(snapshot, view, port, services, sidecar)
         routes[rcfg.name] = pack(rcfg)
-        _ = bind
     return {
         CLUSTER: build_clusters(snapshot, view, services, sidecar),
         ENDPOINT: build_endpoints(snapshot, view, services),
-        LISTENER: build_listeners(view, sidecar, tcp_cluster_for_port),
+        LISTENER: listeners,
         ROUTE: routes,
+    }
+
+
+def generate_gateway(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
+    """A router sees every exported service; its listeners come from the Gateways selecting it, and
+    it alone gets server certificates (`kubernetes://<credentialName>`) over SDS."""
+    services = visible_services(snapshot, view, None)
+    listeners, routes, secrets = gateway_resources(snapshot, view)
+    return {
+        CLUSTER: build_clusters(snapshot, view, services, None),
+        ENDPOINT: build_endpoints(snapshot, view, services),
+        LISTENER: listeners,
+        ROUTE: routes,
+        SECRET: secrets,
     }
