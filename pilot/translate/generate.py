@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from envoy.config.cluster.v3 import cluster_pb2
-from envoy.config.endpoint.v3 import endpoint_pb2
-from envoy.config.listener.v3 import listener_pb2
-from envoy.config.route.v3 import route_pb2
 from google.protobuf import any_pb2
 
 from pilot.model.proxy import ProxyView
@@ -15,25 +11,25 @@ from pilot.translate.clusters import build_clusters
 from pilot.translate.endpoints import build_endpoints
 from pilot.translate.gateway import gateway_resources
 from pilot.translate.listeners import build_listeners
-from pilot.translate.pb import pack, type_url
+from pilot.translate.pb import pack
+from pilot.translate.resource_types import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, Resources
 from pilot.translate.routes import outbound_route_config
-from pilot.translate.secrets import SECRET_TYPE_URL
+from pilot.translate.secure_generate import apply_security
 from pilot.translate.sidecar_ports import egress_listeners
 from pilot.translate.tcp_routes import outbound_tcp_listener, outbound_tls_listener
 
-CLUSTER = type_url(cluster_pb2.Cluster)
-ENDPOINT = type_url(endpoint_pb2.ClusterLoadAssignment)
-LISTENER = type_url(listener_pb2.Listener)
-ROUTE = type_url(route_pb2.RouteConfiguration)
-SECRET = SECRET_TYPE_URL
-
-Resources = dict[str, dict[str, any_pb2.Any]]
+__all__ = ["CLUSTER", "ENDPOINT", "LISTENER", "ROUTE", "SECRET", "Resources", "generate"]
 _OPAQUE_TCP = ("TCP", "MONGO", "MYSQL", "REDIS")
 
 
 def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
-    if view.is_gateway:
-        return generate_gateway(snapshot, view)
+    """Everything one proxy gets: routing, then security (mTLS per PeerAuthentication when the mesh has a
+    CA, AuthorizationPolicy as RBAC, DestinationRule TLS)."""
+    base = generate_gateway(snapshot, view) if view.is_gateway else generate_sidecar(snapshot, view)
+    return apply_security(snapshot, view, base, mtls=snapshot.mesh.workload_mtls)
+
+
+def generate_sidecar(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
     sidecar = sidecar_for(snapshot, view)
     services = visible_services(snapshot, view, sidecar)
     routes: dict[str, any_pb2.Any] = {}
