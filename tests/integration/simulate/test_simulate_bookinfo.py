@@ -1,6 +1,6 @@
 """The simulator over Bookinfo's generated config, the `pilot simulate` / `pilot test` commands, and
-RBAC on the destination sidecar (filters built from AuthorizationPolicies by pilot/translate/rbac.py and
-placed in the inbound HTTP connection manager, where Istio puts them).
+RBAC on the destination sidecar (generate() puts the AuthorizationPolicy filters in the inbound HTTP
+connection manager, where Istio puts them).
 """
 
 from __future__ import annotations
@@ -9,18 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
-from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm
 
 from pilot.cli import main
 from pilot.cli_policy import load_resources
-from pilot.model.authn import authorization_policies_for
-from pilot.model.registry import Workload
 from pilot.model.snapshot import MeshSnapshot, build_snapshot
-from pilot.simulate.config import ProxyConfig
-from pilot.simulate.engine import Simulator, view_of
+from pilot.simulate.engine import Simulator
 from pilot.simulate.request import Request
 from pilot.sources.memory import resources_from_yaml
-from pilot.translate.rbac import build_http_rbac_filters
 
 REPO = Path(__file__).resolve().parents[3]
 BOOKINFO = REPO / "policies/bookinfo"
@@ -46,30 +41,6 @@ spec:
 """
 
 
-class RbacSimulator(Simulator):
-    """Adds the HTTP RBAC filters Istio would put first in each inbound connection manager."""
-
-    def config_for(self, w: Workload) -> ProxyConfig:
-        cfg = super().config_for(w)
-        filters = build_http_rbac_filters(authorization_policies_for(self.snapshot, view_of(self.snapshot, w)))
-        for lis in cfg.listeners.values():
-            if lis.traffic_direction != 1:  # INBOUND only
-                continue
-            for chain in lis.filter_chains:
-                for f in chain.filters:
-                    if f.name != "envoy.filters.network.http_connection_manager":
-                        continue
-                    m = hcm.HttpConnectionManager()
-                    f.typed_config.Unpack(m)
-                    if any(h.name == "envoy.filters.http.rbac" for h in m.http_filters):
-                        continue
-                    existing = list(m.http_filters)
-                    del m.http_filters[:]
-                    m.http_filters.extend(filters + existing)
-                    f.typed_config.Pack(m)
-        return cfg
-
-
 @pytest.fixture(scope="module")
 def snapshot() -> MeshSnapshot:
     return build_snapshot(load_resources([BOOKINFO], quiet=True) + resources_from_yaml(POLICIES))
@@ -82,7 +53,7 @@ def snapshot() -> MeshSnapshot:
 ])
 def test_rbac_on_the_destination_sidecar(snapshot: MeshSnapshot, path: str, method: str, allowed: bool,
                                          status: int, policy: str) -> None:
-    r = RbacSimulator(snapshot).run("productpage-v1-0.default",
+    r = Simulator(snapshot).run("productpage-v1-0.default",
                                     Request.from_url(f"http://reviews:9080{path}", method, {"end-user": "jason"}))
     assert r.destination_pods == ["reviews-v2-0.default"]
     assert (r.allowed, r.status) == (allowed, status), r.to_dict()
@@ -90,10 +61,14 @@ def test_rbac_on_the_destination_sidecar(snapshot: MeshSnapshot, path: str, meth
     assert r.destinations[0].listener == f"{r.endpoints[0].address}_9080"
 
 
-def test_without_rbac_filters_the_generated_config_allows(snapshot: MeshSnapshot) -> None:
+def test_generated_config_carries_the_rbac_filters(snapshot: MeshSnapshot) -> None:
+    """generate() itself applies AuthorizationPolicies, so the plain simulator enforces them."""
     r = Simulator(snapshot).run("productpage-v1-0.default", Request.from_url("http://reviews:9080/admin"))
-    assert r.allowed is True and r.policy == ""
+    assert r.allowed is False and "deny-admin" in r.policy
     assert sorted(c.name.split("|")[2] for c in r.clusters) == ["v1", "v2"]
+    plain = build_snapshot(load_resources([BOOKINFO], quiet=True))
+    r = Simulator(plain).run("productpage-v1-0.default", Request.from_url("http://reviews:9080/admin"))
+    assert r.allowed is True and r.policy == ""
 
 
 def test_cli_simulate_json_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
