@@ -69,7 +69,7 @@ async def run(services: int, pods: int, mtls: bool = False) -> dict[str, float]:
     t0 = time.perf_counter()
     await ctl.push_all()
     second = time.perf_counter() - t0
-    size = sum(len(r.serialized) for t in cache.get(mesh.pods[0].node_id).types.values()  # type: ignore[union-attr]
+    size = sum(len(r.framed) for t in cache.get(mesh.pods[0].node_id).types.values()  # type: ignore[union-attr]
                for r in t.resources.values())
     return {"proxies": len(mesh.pods), "services": services, "full_push_s": first, "change_push_s": second,
             "translations": ctl.stats.translations, "bytes_per_proxy": size}

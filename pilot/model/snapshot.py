@@ -74,6 +74,12 @@ class MeshSnapshot:
                          labels=tuple(sorted(w.labels.items())), service_account=w.service_account)
 
     @cached_property
+    def memo(self) -> dict[object, Any]:
+        """Results derived from this snapshot that many proxies share (translation keys them by the part
+        of a proxy's view they depend on). Dropped with the snapshot, so never stale."""
+        return {}
+
+    @cached_property
     def graph(self) -> nx.MultiDiGraph:
         from pilot.model.graph import build_graph
 

@@ -21,6 +21,7 @@ from pilot.model.scope import destination_rule_for, subsets
 from pilot.model.snapshot import MeshSnapshot
 from pilot.translate import names
 from pilot.translate.pb import ads_config_source, duration, pack, socket_address
+from pilot.translate.shared import outbound_scope, shared
 from pilot.translate.sidecar_ports import ingress_ports
 from pilot.translate.traffic_policy import apply_traffic_policy, merged_policy
 
@@ -73,6 +74,18 @@ def inbound_cluster(view: ProxyView, port: int, endpoint: str) -> cluster_pb2.Cl
 
 def build_clusters(snapshot: MeshSnapshot, view: ProxyView, services: list[Service],
                    sidecar: Resource | None) -> dict[str, any_pb2.Any]:
+    out = dict(shared(snapshot, ("cds-outbound", *outbound_scope(snapshot, view, sidecar)),
+                      lambda: _outbound_clusters(snapshot, view, services)))
+    for port, endpoint in ingress_ports(sidecar, view):
+        c = inbound_cluster(view, port, endpoint)
+        out[c.name] = pack(c)
+    blackhole = cluster_pb2.Cluster(name=names.BLACKHOLE, type=cluster_pb2.Cluster.STATIC,
+                                    connect_timeout=duration(10))
+    out[blackhole.name] = pack(blackhole)
+    return out
+
+
+def _outbound_clusters(snapshot: MeshSnapshot, view: ProxyView, services: list[Service]) -> dict[str, any_pb2.Any]:
     out: dict[str, any_pb2.Any] = {}
     for svc in services:
         dr = destination_rule_for(snapshot, view, svc.hostname)
@@ -80,10 +93,4 @@ def build_clusters(snapshot: MeshSnapshot, view: ProxyView, services: list[Servi
             for subset in [""] + [str(s.get("name")) for s in subsets(dr)]:
                 c = outbound_cluster(snapshot, svc, sp, subset, merged_policy(dr, subset, sp.port))
                 out[c.name] = pack(c)
-    for port, endpoint in ingress_ports(sidecar, view):
-        c = inbound_cluster(view, port, endpoint)
-        out[c.name] = pack(c)
-    blackhole = cluster_pb2.Cluster(name=names.BLACKHOLE, type=cluster_pb2.Cluster.STATIC,
-                                    connect_timeout=duration(10))
-    out[blackhole.name] = pack(blackhole)
     return out

@@ -11,10 +11,12 @@ from google.protobuf import any_pb2
 
 from pilot.model.proxy import ProxyView
 from pilot.model.registry import Endpoint, Service
+from pilot.model.resource import Resource
 from pilot.model.scope import destination_rule_for, subsets
 from pilot.model.snapshot import MeshSnapshot
 from pilot.translate import names
 from pilot.translate.pb import pack, socket_address
+from pilot.translate.shared import outbound_scope, shared
 
 
 def load_assignment(cluster_name: str, endpoints: tuple[Endpoint, ...] | list[Endpoint]
@@ -30,8 +32,14 @@ def load_assignment(cluster_name: str, endpoints: tuple[Endpoint, ...] | list[En
     return cla
 
 
-def build_endpoints(snapshot: MeshSnapshot, view: ProxyView,
-                    services: list[Service]) -> dict[str, any_pb2.Any]:
+def build_endpoints(snapshot: MeshSnapshot, view: ProxyView, services: list[Service],
+                    sidecar: Resource | None = None) -> dict[str, any_pb2.Any]:
+    """Shared by every proxy with the same outbound scope (see shared.py)."""
+    return shared(snapshot, ("eds", *outbound_scope(snapshot, view, sidecar)),
+                  lambda: _build_endpoints(snapshot, view, services))
+
+
+def _build_endpoints(snapshot: MeshSnapshot, view: ProxyView, services: list[Service]) -> dict[str, any_pb2.Any]:
     out: dict[str, any_pb2.Any] = {}
     for svc in services:
         if svc.resolution in ("DNS", "NONE"):

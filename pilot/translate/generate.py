@@ -13,7 +13,7 @@ from pilot.translate.gateway import gateway_resources
 from pilot.translate.listeners import build_listeners
 from pilot.translate.pb import pack
 from pilot.translate.resource_types import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, Resources
-from pilot.translate.routes import outbound_route_config
+from pilot.translate.routes import outbound_route_any
 from pilot.translate.secure_generate import apply_security
 from pilot.translate.sidecar_ports import egress_listeners
 from pilot.translate.tcp_routes import outbound_tcp_listener, outbound_tls_listener
@@ -40,11 +40,10 @@ def generate_sidecar(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
             lis = build(snapshot, view, bind, port, services, sidecar)
             listeners[lis.name] = pack(lis)
             continue
-        rcfg = outbound_route_config(snapshot, view, port, services, sidecar)
-        routes[rcfg.name] = pack(rcfg)
+        routes[str(port)] = outbound_route_any(snapshot, view, port, services, sidecar)
     return {
         CLUSTER: build_clusters(snapshot, view, services, sidecar),
-        ENDPOINT: build_endpoints(snapshot, view, services),
+        ENDPOINT: build_endpoints(snapshot, view, services, sidecar),
         LISTENER: listeners,
         ROUTE: routes,
     }

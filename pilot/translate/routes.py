@@ -11,6 +11,7 @@ from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
+from google.protobuf import any_pb2
 
 from pilot.model.delegate import expand_delegates
 from pilot.model.durations import parse_duration
@@ -26,7 +27,7 @@ from pilot.model.scope import (
 from pilot.model.snapshot import MeshSnapshot
 from pilot.translate import names
 from pilot.translate.clusters import merged_policy
-from pilot.translate.pb import duration
+from pilot.translate.pb import duration, pack
 from pilot.translate.route_actions import (
     apply_rewrite,
     direct_response,
@@ -36,6 +37,7 @@ from pilot.translate.route_actions import (
 )
 from pilot.translate.route_match import applies_to, is_catch_all, route_match
 from pilot.translate.route_policies import retry_policy, typed_per_filter
+from pilot.translate.shared import outbound_scope, shared
 
 
 class RouteContext:
@@ -203,6 +205,13 @@ def _add_unique(rcfg: route_pb2.RouteConfiguration, vh: rc.VirtualHost, used: se
     del vh.domains[:]
     vh.domains.extend(domains)
     rcfg.virtual_hosts.append(vh)
+
+
+def outbound_route_any(snapshot: MeshSnapshot, view: ProxyView, port: int, services: list[Service],
+                       sidecar: Resource | None) -> any_pb2.Any:
+    """The packed route configuration for `port`, shared by proxies with the same outbound scope."""
+    return shared(snapshot, ("rds", port, *outbound_scope(snapshot, view, sidecar)),
+                  lambda: pack(outbound_route_config(snapshot, view, port, services, sidecar)))
 
 
 def outbound_route_config(snapshot: MeshSnapshot, view: ProxyView, port: int, services: list[Service],
