@@ -123,6 +123,8 @@ class ControlPlane:
             "resources": [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "origin": str(r.origin)}
                           for r in self.store.resources()],
             "findings": [f.as_dict() for f in self.store.findings()],
+            "translation_findings": {proxy: [f.as_dict() for f in fs]
+                                     for proxy, fs in sorted(self.controller.translation_findings.items())},
         })
 
 

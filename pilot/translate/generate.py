@@ -8,12 +8,14 @@ from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
 from google.protobuf import any_pb2
 
+from pilot.model.findings import Finding
 from pilot.model.proxy import ProxyView
 from pilot.model.scope import sidecar_for, visible_services
 from pilot.model.snapshot import MeshSnapshot
 from pilot.translate import names
 from pilot.translate.clusters import build_clusters
 from pilot.translate.endpoints import build_endpoints
+from pilot.translate.envoyfilter import apply_envoy_filters
 from pilot.translate.listeners import build_listeners
 from pilot.translate.pb import pack, type_url
 from pilot.translate.routes import outbound_route_config
@@ -28,6 +30,11 @@ Resources = dict[str, dict[str, any_pb2.Any]]
 
 
 def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
+    return generate_with_findings(snapshot, view)[0]
+
+
+def generate_with_findings(snapshot: MeshSnapshot, view: ProxyView) -> tuple[Resources, list[Finding]]:
+    """Resources plus what translation found wrong on the way (e.g. EnvoyFilter patches it left out)."""
     sidecar = sidecar_for(snapshot, view)
     services = visible_services(snapshot, view, sidecar)
     tcp_cluster_for_port: dict[int, str] = {}
@@ -41,9 +48,11 @@ def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
         rcfg = outbound_route_config(snapshot, view, port, services, sidecar)
         routes[rcfg.name] = pack(rcfg)
         _ = bind
-    return {
+    generated = {
         CLUSTER: build_clusters(snapshot, view, services, sidecar),
         ENDPOINT: build_endpoints(snapshot, view, services),
         LISTENER: build_listeners(view, sidecar, tcp_cluster_for_port),
         ROUTE: routes,
     }
+    # EnvoyFilters patch the finished config, as istiod applies them after generation.
+    return apply_envoy_filters(snapshot, view, generated)

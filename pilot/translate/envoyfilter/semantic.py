@@ -1,0 +1,69 @@
+"""Checks Envoy makes beyond the proto rules, for the kinds of resources patches touch.
+
+- HTTP filters: the terminal filter (the router) must be last and only last
+  (https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/http_filters).
+- Route configurations: virtual host names and domains must be unique across the configuration.
+- Listeners: filter chains must not share the same filter_chain_match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from envoy.config.listener.v3 import listener_pb2
+from envoy.config.route.v3 import route_pb2
+from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm
+from google.protobuf.message import Message
+
+from pilot.translate.envoyfilter.lists import unpack
+
+ROUTER = "envoy.filters.http.router"
+ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+
+
+def semantic_problems(msg: Message) -> list[str]:
+    if isinstance(msg, listener_pb2.Listener):
+        return list(_listener(msg))
+    if isinstance(msg, route_pb2.RouteConfiguration):
+        return list(_route_config(msg, msg.name))
+    return []
+
+
+def _listener(lis: listener_pb2.Listener) -> Iterator[str]:
+    seen: set[bytes] = set()
+    for chain in lis.filter_chains:
+        key = chain.filter_chain_match.SerializeToString(deterministic=True)
+        if key in seen:
+            yield f"filter chain {chain.name or '(unnamed)'} repeats another chain's filter_chain_match"
+        seen.add(key)
+        for f in chain.filters:
+            inner = unpack(f.typed_config) if f.HasField("typed_config") else None
+            if isinstance(inner, hcm.HttpConnectionManager):
+                yield from _http_filters(inner)
+                if inner.HasField("route_config"):
+                    yield from _route_config(inner.route_config, inner.route_config.name)
+
+
+def _http_filters(m: hcm.HttpConnectionManager) -> Iterator[str]:
+    names = [f.name for f in m.http_filters]
+    if not names:
+        return
+    last = m.http_filters[-1]
+    if last.typed_config.type_url != ROUTER_TYPE and last.name != ROUTER:
+        yield f"the last HTTP filter must be the router, not {last.name}"
+    for f in m.http_filters[:-1]:
+        if f.typed_config.type_url == ROUTER_TYPE:
+            yield f"the router ({f.name}) must be the last HTTP filter"
+
+
+def _route_config(rc: route_pb2.RouteConfiguration, name: str) -> Iterator[str]:
+    vhosts: set[str] = set()
+    domains: set[str] = set()
+    for vh in rc.virtual_hosts:
+        if vh.name in vhosts:
+            yield f"route {name}: virtual host {vh.name} appears twice"
+        vhosts.add(vh.name)
+        for d in vh.domains:
+            if d.lower() in domains:
+                yield f"route {name}: domain {d} is in two virtual hosts"
+            domains.add(d.lower())
