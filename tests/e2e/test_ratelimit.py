@@ -87,3 +87,89 @@ def test_istio_task_local_rate_limit_recipe_limits_a_sidecar_to_10_per_second(st
     limited = [h for s, h in results if s == 429]
     assert all(h.get("x-local-rate-limit") == "true" for h in limited), limited[:3]
     no_rejections(runner)
+
+
+def test_per_route_limit_applies_to_api_and_not_to_root(start_mesh: StartMesh) -> None:
+    runner = start_mesh([("productpage", "v1"), ("ratings", "v1")], [POLICIES / "per-route-local-ratelimit.yaml"])
+    client = runner.mesh.pod("ratings")
+    api = Counter(s for s, _ in burst(client, "productpage", 100, "/api/v1/products"))
+    root = Counter(s for s, _ in burst(client, "productpage", 100, "/"))
+    assert abs(api[200] - 10) <= 2 and api[200] + api[429] == 100, api
+    assert root == {200: 100}, root
+    no_rejections(runner)
+
+
+BAD_PATCHES = """
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata:
+  name: broken
+  namespace: default
+spec:
+  workloadSelector:
+    labels: {app: productpage}
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: SIDECAR_INBOUND
+      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager}}}
+    patch:
+      operation: INSERT_FIRST
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimitt
+          stat_prefix: typo
+  - applyTo: HTTP_FILTER
+    match:
+      context: SIDECAR_INBOUND
+      listener: {filterChain: {filter: {name: envoy.filters.network.tcp_proxy}}}
+    patch:
+      operation: INSERT_FIRST
+      value: {name: envoy.filters.http.buffer}
+  - applyTo: HTTP_FILTER
+    match:
+      context: SIDECAR_INBOUND
+      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager}}}
+    patch:
+      operation: ADD
+      value:
+        name: after-router
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          stat_prefix: after_router
+  - applyTo: HTTP_FILTER
+    match:
+      context: SIDECAR_INBOUND
+      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager}}}
+    patch:
+      operation: INSERT_FIRST
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          stat_prefix: good_patch
+          token_bucket: {max_tokens: 1000, tokens_per_fill: 1000, fill_interval: 1s}
+          filter_enabled: {default_value: {numerator: 100}, runtime_key: good_patch_enabled}
+"""
+
+
+def test_bad_patches_are_reported_and_envoy_sends_no_nack(start_mesh: StartMesh) -> None:
+    runner = start_mesh([("productpage", "v1"), ("ratings", "v1")])
+    (runner.config_dir / "broken.yaml").write_text(BAD_PATCHES)
+    pp = runner.mesh.pod("productpage")
+    deadline = time.monotonic() + 10
+    found: list[dict] = []
+    while time.monotonic() < deadline and len(found) < 3:
+        found = json.loads(runner.http("/debug/configz")[1]).get("translation_findings", {}).get(pp.node_id, [])
+        time.sleep(0.1)
+    assert sorted((f["field"], f["code"]) for f in found) == [
+        ("spec.configPatches[0]", "MP5001"), ("spec.configPatches[1]", "MP5001"), ("spec.configPatches[2]", "MP5002")]
+    assert all(f["file"].endswith("broken.yaml") and f["name"] == "broken" for f in found), found
+    assert "LocalRateLimitt" in found[0]["message"]
+    runner.wait_synced(5)
+    no_rejections(runner)
+    statuses = Counter(s for s, _ in burst(runner.mesh.pod("ratings"), "productpage", 50))
+    assert statuses == {200: 50}, statuses
+    # The good patch of the same EnvoyFilter did reach Envoy.
+    assert runner.envoy_stat(pp, "good_patch.http_local_rate_limit.enabled") == 50

@@ -56,7 +56,8 @@ def _walk(msg: Message, path: str) -> Iterator[str]:
             yield from _walk(value, fpath)
 
 
-def _field_rules(msg: Message, field: descriptor.FieldDescriptor, rules: validate_pb2.FieldRules, path: str) -> Iterator[str]:
+def _field_rules(msg: Message, field: descriptor.FieldDescriptor, rules: validate_pb2.FieldRules,
+                 path: str) -> Iterator[str]:
     value = getattr(msg, field.name)
     kind = rules.WhichOneof("type")
     if field.is_repeated and not (field.message_type and field.message_type.GetOptions().map_entry):

@@ -3,7 +3,8 @@
 - HTTP filters: the terminal filter (the router) must be last and only last
   (https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/http_filters).
 - Route configurations: virtual host names and domains must be unique across the configuration.
-- Listeners: filter chains must not share the same filter_chain_match.
+- Listeners: filter chains must not share the same filter_chain_match, and a terminal network filter
+  (HTTP connection manager, TCP proxy) must be the last of its chain.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from google.protobuf.message import Message
 from pilot.translate.envoyfilter.lists import unpack
 
 ROUTER = "envoy.filters.http.router"
+TERMINAL_NETWORK_TYPES = frozenset({
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+    "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+})
 ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 
 
@@ -36,6 +41,9 @@ def _listener(lis: listener_pb2.Listener) -> Iterator[str]:
         if key in seen:
             yield f"filter chain {chain.name or '(unnamed)'} repeats another chain's filter_chain_match"
         seen.add(key)
+        for f in list(chain.filters)[:-1]:
+            if f.typed_config.type_url in TERMINAL_NETWORK_TYPES:
+                yield f"{f.name} is a terminal filter and must be the last of filter chain {chain.name}"
         for f in chain.filters:
             inner = unpack(f.typed_config) if f.HasField("typed_config") else None
             if isinstance(inner, hcm.HttpConnectionManager):
