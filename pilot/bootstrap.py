@@ -10,7 +10,7 @@ from pilot.model.proxy import NodeId
 
 
 def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_address: str = "",
-              token: str = "") -> dict[str, Any]:
+              token: str = "", delta: bool = False) -> dict[str, Any]:
     node = NodeId.parse(node_id)
     xds_host, _, xds_port = xds_address.rpartition(":")
     admin_host, _, admin_port = (admin_address or f"{_admin_ip(node.ip)}:15000").rpartition(":")
@@ -27,7 +27,7 @@ def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_addre
         },
         "admin": {"address": {"socket_address": {"address": admin_host, "port_value": int(admin_port)}}},
         "dynamic_resources": {
-            "ads_config": {"api_type": "GRPC", "transport_api_version": "V3",
+            "ads_config": {"api_type": "DELTA_GRPC" if delta else "GRPC", "transport_api_version": "V3",
                            "grpc_services": [grpc_service], "set_node_on_first_message_only": True},
             "cds_config": {"ads": {}, "resource_api_version": "V3"},
             "lds_config": {"ads": {}, "resource_api_version": "V3"},

@@ -27,7 +27,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
     from pilot.model.proxy import NodeIdError
 
     try:
-        doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "")
+        doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
+                        delta=args.delta)
     except NodeIdError as exc:
         print(f"pilot bootstrap: {exc}", file=sys.stderr)
         return 2
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--node-id", required=True, help="sidecar~IP~POD.NS~NS.svc.cluster.local")
     b.add_argument("--xds-address", default="127.0.0.1:15010")
     b.add_argument("--admin-address", default="")
+    b.add_argument("--delta", action="store_true", help="incremental (delta) ADS instead of state of the world")
     b.add_argument("--config", metavar="DIR", help="(reserved) config used to check the pod exists")
     b.add_argument("-o", "--output", default="-")
     b.set_defaults(func=_bootstrap)

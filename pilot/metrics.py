@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pilot.xds.metrics import render_prometheus
+
 
 def _line(name: str, value: float, labels: dict[str, str] | None = None) -> str:
     if labels:
@@ -27,8 +29,4 @@ def render_metrics(cp: Any) -> str:
     }
     for name, value in gauges.items():
         lines.append(_line(name, float(value)))
-    for key, value in sorted(cp.xds.metrics().items()):
-        name, _, label = key.partition(":")
-        metric = name if name.startswith("meshpilot_") else f"meshpilot_xds_{name}"
-        lines.append(_line(metric, float(value), {"type": label} if label else None))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + render_prometheus(cp.xds.metrics())

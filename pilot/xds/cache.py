@@ -16,6 +16,8 @@ from types import MappingProxyType
 
 from google.protobuf.any_pb2 import Any
 
+from pilot.xds.wire import RESOURCE_FIELD, length_delimited
+
 log = logging.getLogger(__name__)
 
 Watcher = Callable[[frozenset[str]], None]
@@ -28,11 +30,12 @@ def content_hash(data: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CachedResource:
-    """One resource as served: its Any, the Any's wire bytes (serialised once) and its version."""
+    """One resource as served: its Any, its version, and the Any already framed as field 2 on the
+    wire (serialised once, spliced into every response that carries it)."""
 
     name: str
     any: Any
-    serialized: bytes
+    framed: bytes
     version: str
 
 
@@ -82,13 +85,15 @@ class _VersionMemo:
         return len(self._by_id)
 
     def lookup(self, obj: Any) -> tuple[bytes, str]:
+        """(framed bytes, version) of the object."""
         hit = self._by_id.get(id(obj))
         if hit is not None and hit[0] is obj:
             return hit[1], hit[2]
         data = obj.SerializeToString(deterministic=True)
+        framed = length_delimited(RESOURCE_FIELD, data)
         version = content_hash(data)
-        self._by_id[id(obj)] = (obj, data, version)
-        return data, version
+        self._by_id[id(obj)] = (obj, framed, version)
+        return framed, version
 
     def retain(self, live: Iterable[Any]) -> None:
         keep = {id(o) for o in live}
@@ -118,8 +123,8 @@ class ResourceCache:
                 if obj.type_url != type_url:
                     # Envoy rejects a response whose resources are of another type; catch it here.
                     raise ValueError(f"resource {name!r} is {obj.type_url}, not {type_url}")
-                data, version = self._memo.lookup(obj)
-                cached.append(CachedResource(name, obj, data, version))
+                framed, version = self._memo.lookup(obj)
+                cached.append(CachedResource(name, obj, framed, version))
             types[type_url] = TypeResources.build(type_url, cached)
         old = self._nodes.get(node_id)
         new = NodeResources(node_id, MappingProxyType(types))

@@ -14,24 +14,7 @@ from dataclasses import dataclass
 from envoy.service.discovery.v3 import discovery_pb2
 
 from pilot.xds.cache import CachedResource
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited field (wire type 2): strings, bytes and embedded messages."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _text(number: int, value: str) -> bytes:
-    return _field(number, value.encode()) if value else b""
+from pilot.xds.wire import length_delimited, text_field
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +31,10 @@ class SotwResponse:
         return [r.name for r in self.resources]
 
     def encode(self) -> bytes:
-        parts = [_text(1, self.version)]
-        parts.extend(_field(2, r.serialized) for r in self.resources)
-        parts.append(_text(4, self.type_url))
-        parts.append(_text(5, self.nonce))
+        parts = [text_field(1, self.version)]
+        parts.extend(r.framed for r in self.resources)
+        parts.append(text_field(4, self.type_url))
+        parts.append(text_field(5, self.nonce))
         return b"".join(parts)
 
     def to_proto(self) -> discovery_pb2.DiscoveryResponse:
@@ -73,13 +56,13 @@ class DeltaResponse:
         return [r.name for r in self.resources]
 
     def encode(self) -> bytes:
-        parts = [_text(1, self.system_version)]
+        parts = [text_field(1, self.system_version)]
         for r in self.resources:
-            # Resource: version = 1, resource = 2, name = 3.
-            parts.append(_field(2, _text(1, r.version) + _field(2, r.serialized) + _text(3, r.name)))
-        parts.append(_text(4, self.type_url))
-        parts.append(_text(5, self.nonce))
-        parts.extend(_field(6, name.encode()) for name in self.removed)
+            # Resource: version = 1, resource = 2 (already framed), name = 3.
+            parts.append(length_delimited(2, text_field(1, r.version) + r.framed + text_field(3, r.name)))
+        parts.append(text_field(4, self.type_url))
+        parts.append(text_field(5, self.nonce))
+        parts.extend(length_delimited(6, name.encode()) for name in self.removed)
         return b"".join(parts)
 
     def to_proto(self) -> discovery_pb2.DeltaDiscoveryResponse:

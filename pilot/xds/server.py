@@ -211,6 +211,8 @@ class XdsServer:
             stream = _OpenStream(next(self._ids), node.id, machine, queue)
             self._streams[stream.stream_id] = stream
             self._counters.inc("streams_total")
+            if isinstance(machine, DeltaStream):
+                self._counters.inc("delta_streams_total")
             unwatch = self._cache.watch(node.id, _waker(stream))
             await self._run(context, stream, first, default_type)
         finally:

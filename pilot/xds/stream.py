@@ -53,6 +53,9 @@ class SotwStream:
         # Any nonce but the latest one sent (including none, once one was sent) is stale: the client
         # has not seen our newest response yet and will answer it with its current names.
         if request.response_nonce != state.nonce:
+            if request.response_nonce and request.version_info and not request.HasField("error_detail"):
+                # Still a fact worth reporting: the client applied this (older) version.
+                state.sync.on_ack(request.version_info, latest=False)
             return Outcome(OutcomeKind.STALE, type_url)
         state.subscription.replace(request.resource_names)
         self._forget_unwanted(state)

@@ -30,7 +30,7 @@ def bookinfo_dir(tmp_path: Path) -> Iterator[tuple[Path, LoopbackMesh]]:
 def running_mesh(bookinfo_dir: tuple[Path, LoopbackMesh], request: pytest.FixtureRequest
                  ) -> Iterator[MeshRunner]:
     cfg, mesh = bookinfo_dir
-    runner = MeshRunner(cfg, mesh)
+    runner = MeshRunner(cfg, mesh, delta=getattr(request, "param", "sotw") == "delta")
     try:
         runner.start_all()
         yield runner

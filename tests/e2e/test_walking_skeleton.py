@@ -37,6 +37,7 @@ def _no_rejections(runner: MeshRunner) -> None:
         assert runner.envoy_stat(pod, "update_rejected") == 0, f"{pod.name} rejected config"
 
 
+@pytest.mark.parametrize("running_mesh", ["sotw", "delta"], indirect=True)
 def test_canary_split_header_route_and_hot_reload(running_mesh: MeshRunner) -> None:
     runner = running_mesh
     client = MeshClient(runner.mesh.pod("productpage"))
@@ -67,6 +68,13 @@ def test_canary_split_header_route_and_hot_reload(running_mesh: MeshRunner) -> N
             if st["status"] == "SYNCED":
                 assert st["acked"] == st["sent"]
     _no_rejections(runner)
+    metrics = runner.http("/metrics")[1].decode()
+    delta_streams = next(float(line.split()[-1]) for line in metrics.splitlines()
+                         if line.startswith("meshpilot_xds_streams_total "))
+    if runner.delta:
+        assert f"meshpilot_xds_delta_streams_total {delta_streams:g}" in metrics, metrics
+    else:
+        assert "meshpilot_xds_delta_streams_total" not in metrics, metrics
 
 
 BAD_REGEX = """

@@ -43,7 +43,7 @@ def test_shared_any_is_serialised_once() -> None:
     n1, n2 = cache.get("n1"), cache.get("n2")
     assert n1 is not None and n2 is not None
     # Memoised: the very same bytes object, not an equal re-serialisation.
-    assert n1.of(CLUSTER).resources["a"].serialized is n2.of(CLUSTER).resources["a"].serialized
+    assert n1.of(CLUSTER).resources["a"].framed is n2.of(CLUSTER).resources["a"].framed
 
 
 def test_watchers_get_only_changed_types_and_nothing_when_unchanged() -> None:

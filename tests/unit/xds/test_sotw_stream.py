@@ -173,3 +173,13 @@ def test_sync_status_follows_ack_and_nack() -> None:
         "error": "boom",
     }
     assert sync()[rds].nacks == 1
+
+
+def test_stale_ack_still_reports_the_applied_version() -> None:
+    runner = Runner()
+    runner.run([Push(BASE), Req("cds", sends=[("cds", ("a", "b"))])])
+    applied, old_nonce = runner.last_version["cds"], runner.last_nonce["cds"]
+    runner.run([Push({**BASE, "cds": {"a": A2, "b": B}}, sends=[("cds", ("a", "b"))])])
+    runner.run([Req("cds", nonce=old_nonce, version=applied, expect="stale")])
+    status = runner.machine.sync_status()[CLUSTER]
+    assert (status.acked, status.state.value) == (applied, "STALE")

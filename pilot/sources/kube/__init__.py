@@ -1,0 +1,7 @@
+"""Kubernetes as a config source: list/watch reflectors built on the official `kubernetes` client."""
+
+from pilot.sources.kube.clients import api_client_from
+from pilot.sources.kube.reflector import Reflector, ReflectorOptions
+from pilot.sources.kube.source import KubeOptions, KubeSource, WatchStatus
+
+__all__ = ["KubeOptions", "KubeSource", "Reflector", "ReflectorOptions", "WatchStatus", "api_client_from"]

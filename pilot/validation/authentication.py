@@ -1,0 +1,91 @@
+"""PeerAuthentication and RequestAuthentication
+(https://istio.io/latest/docs/reference/config/security/peer_authentication/,
+https://istio.io/latest/docs/reference/config/security/request_authentication/)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlparse
+
+from pilot.validation.fields import check_duration, check_enum, check_workload_labels
+from pilot.validation.node import Node, Report
+
+MTLS_MODES = ("UNSET", "DISABLE", "PERMISSIVE", "STRICT")
+_STRICT_HEADER_CHARS = frozenset("-_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def check_policy_target(spec: Node) -> None:
+    """The workload a security policy applies to: a selector, or a targetRef(s), not both."""
+    chosen = spec.keys_present("selector", "targetRef", "targetRefs")
+    if len(chosen) > 1:
+        spec.error("only one of targetRefs or workloadSelector can be set")
+    check_workload_labels(spec["selector"]["matchLabels"])
+    refs = [spec["targetRef"]] if spec.has("targetRef") else spec["targetRefs"].items()
+    for ref in refs:
+        if not ref["name"].text():
+            ref["name"].error("targetRef name must be set")
+        if ref["namespace"].text():
+            ref["namespace"].error(
+                "targetRef namespace must not be set; cross namespace referencing is not supported")
+
+
+def validate_peer_authentication(report: Report, spec: Node) -> None:
+    check_policy_target(spec)
+    check_enum(spec["mtls"]["mode"], MTLS_MODES)
+    port_level = spec["portLevelMtls"]
+    has_selector = bool(spec["selector"]["matchLabels"].value)
+    if port_level.present:
+        # Port-level mTLS names workload ports, so it needs a workload (Istio checks the same).
+        if not has_selector:
+            port_level.error("mesh/namespace peer authentication cannot have port level mTLS")
+        entries = port_level.entries()
+        if isinstance(port_level.value, dict) and not entries:
+            port_level.error("port level mTLS, if defined, must have at least one element")
+        for port, setting in entries:
+            if not port.isdigit() or not 1 <= int(port) <= 65535:
+                setting.error("port must be in range 1..65535")
+            check_enum(setting["mode"], MTLS_MODES)
+
+
+def validate_request_authentication(report: Report, spec: Node) -> None:
+    check_policy_target(spec)
+    for rule in spec["jwtRules"].items():
+        _check_jwt_rule(rule)
+
+
+def _check_jwt_rule(rule: Node) -> None:
+    for item, audience in rule["audiences"].strings():
+        if not audience:
+            item.error("audience must be non-empty string")
+    issuer, jwks_uri, jwks = rule["issuer"].text(), rule["jwksUri"].text(), rule["jwks"].text()
+    if not issuer and not jwks_uri:
+        rule.error("issuer or jwksUri must be non-empty string")
+    if jwks_uri:
+        if urlparse(jwks_uri).scheme not in ("http", "https"):
+            rule["jwksUri"].error("url must have scheme http:// or https://")
+        if jwks:
+            rule.error("only one of jwks or jwksUri can be set")
+    if jwks:
+        try:
+            keys = json.loads(jwks)
+        except ValueError as problem:
+            rule["jwks"].error(f"jwks parse error: {problem}")
+        else:
+            if not isinstance(keys, dict) or not isinstance(keys.get("keys", keys.get("kty")), list | str):
+                rule["jwks"].error('jwks parse error: expected a JSON Web Key Set ({"keys": [...]})')
+    for header in rule["fromHeaders"].items():
+        if not header["name"].text():
+            header["name"].error("location header name must be non-empty string")
+    for item, param in rule["fromParams"].strings():
+        if not param:
+            item.error("location query must be non-empty string")
+    for item, cookie in rule["fromCookies"].strings():
+        if not cookie:
+            item.error("cookie name must be non-empty string")
+    for output in rule["outputClaimToHeaders"].items():
+        name, claim = output["header"].text(), output["claim"].text()
+        if not name or not claim:
+            output.error("outputClaimToHeaders header and claim value must be non-empty string")
+        elif not set(name) <= _STRICT_HEADER_CHARS:
+            output["header"].error(f"header name {name} is not a valid header name")
+    check_duration(rule["timeout"])
