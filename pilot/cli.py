@@ -17,7 +17,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     opts = ServeOptions(config_dirs=args.config or [], xds_address=args.xds_address,
                         http_address=args.http_address, mesh_config=load_mesh_config(args.mesh_config),
-                        debounce_after=args.debounce)
+                        debounce_after=args.debounce, ratelimit_address=args.ratelimit_address,
+                        ratelimit_redis=args.ratelimit_redis)
     asyncio.run(serve_forever(opts))
     return 0
 
@@ -129,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--http-address", default="127.0.0.1:15014")
     s.add_argument("--mesh-config", metavar="FILE")
     s.add_argument("--debounce", type=float, default=0.1, help="quiet period before a push, seconds")
+    s.add_argument("--ratelimit-address", default="127.0.0.1:0",
+                   help="rate limit service for global RateLimitPolicy rules (port 0: any free port)")
+    s.add_argument("--ratelimit-redis", default="", metavar="URL",
+                   help="redis://host:port shares global rate limit buckets between replicas")
     s.set_defaults(func=_serve)
 
     b = sub.add_parser("bootstrap", help="write an Envoy bootstrap for one sidecar or gateway")

@@ -15,6 +15,9 @@ class MeshConfig:
     # Istio's default: 10 s connect timeout for outbound clusters.
     connect_timeout_s: float = 10.0
     outbound_traffic_policy: str = "ALLOW_ANY"
+    # host:port of meshpilot's rate limit service (envoy.service.ratelimit.v3), for global limits.
+    # `pilot serve` fills it in with the address it serves on; "" means no global rate limiting.
+    rate_limit_service: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> MeshConfig:
@@ -24,4 +27,5 @@ class MeshConfig:
             root_namespace=str(data.get("rootNamespace", "istio-system")),
             trust_domain=str(data.get("trustDomain", "cluster.local")),
             outbound_traffic_policy=str(otp),
+            rate_limit_service=str(data.get("rateLimitService", "")),
         )

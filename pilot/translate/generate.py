@@ -18,6 +18,7 @@ from pilot.translate.endpoints import build_endpoints
 from pilot.translate.envoyfilter import apply_envoy_filters
 from pilot.translate.listeners import build_listeners
 from pilot.translate.pb import pack, type_url
+from pilot.translate.ratelimit import apply_rate_limit_policies
 from pilot.translate.routes import outbound_route_config
 from pilot.translate.sidecar_ports import egress_listeners
 
@@ -54,5 +55,7 @@ def generate_with_findings(snapshot: MeshSnapshot, view: ProxyView) -> tuple[Res
         LISTENER: build_listeners(view, sidecar, tcp_cluster_for_port),
         ROUTE: routes,
     }
+    generated, findings = apply_rate_limit_policies(snapshot, view, generated)
     # EnvoyFilters patch the finished config, as istiod applies them after generation.
-    return apply_envoy_filters(snapshot, view, generated)
+    patched, patch_findings = apply_envoy_filters(snapshot, view, generated)
+    return patched, findings + patch_findings

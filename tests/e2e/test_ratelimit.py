@@ -173,3 +173,18 @@ def test_bad_patches_are_reported_and_envoy_sends_no_nack(start_mesh: StartMesh)
     assert statuses == {200: 50}, statuses
     # The good patch of the same EnvoyFilter did reach Envoy.
     assert runner.envoy_stat(pp, "good_patch.http_local_rate_limit.enabled") == 50
+
+
+def test_rate_limit_policy_keyed_on_a_header_limits_each_value_separately(start_mesh: StartMesh) -> None:
+    runner = start_mesh([("productpage", "v1"), ("ratings", "v1")], [POLICIES / "ratelimitpolicy-per-user.yaml"])
+    client = runner.mesh.pod("ratings")
+    by_user = {user: burst(client, "productpage", 30, "/api/items", {"x-user": user}, parallel=5)
+               for user in ("jason", "maria", "kim")}
+    for user, results in by_user.items():
+        statuses = Counter(s for s, _ in results)
+        # 5 tokens per 10 s, refilled continuously: a slow burst may earn one more.
+        assert statuses[200] in (5, 6) and statuses[200] + statuses[429] == 30, (user, statuses)
+        assert all(h.get("x-ratelimited-by") == "meshpilot" for s, h in results if s == 429), user
+    # Outside the rule's path nobody is limited.
+    assert Counter(s for s, _ in burst(client, "productpage", 30, "/", {"x-user": "jason"})) == {200: 30}
+    no_rejections(runner)
