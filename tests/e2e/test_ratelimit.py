@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from pilot.testing.mesh import LoopbackMesh, PodSpec
+from pilot.testing.processes import ProcessGroup
+from pilot.testing.redis_server import redis_available, start_redis
 from pilot.testing.runner import MeshClient, MeshRunner
 
 pytestmark = pytest.mark.e2e
@@ -187,4 +189,38 @@ def test_rate_limit_policy_keyed_on_a_header_limits_each_value_separately(start_
         assert all(h.get("x-ratelimited-by") == "meshpilot" for s, h in results if s == 429), user
     # Outside the rule's path nobody is limited.
     assert Counter(s for s, _ in burst(client, "productpage", 30, "/", {"x-user": "jason"})) == {200: 30}
+    no_rejections(runner)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    if not redis_available():
+        pytest.fail("redis-server is not installed (.ci/run installs it: apt-get install -y redis-server)")
+    group = ProcessGroup()
+    try:
+        _proc, url = start_redis(group)
+        yield url
+    finally:
+        group.stop_all()
+
+
+def test_global_limit_is_shared_by_two_sidecars_through_redis(start_mesh: StartMesh, redis_url: str) -> None:
+    runner = start_mesh([("productpage", "v1"), ("productpage", "v2"), ("ratings", "v1")],
+                        [POLICIES / "ratelimitpolicy-global.yaml"], serve_args=["--ratelimit-redis", redis_url])
+    results = burst(runner.mesh.pod("ratings"), "productpage", 60)
+    statuses = Counter(s for s, _ in results)
+    assert statuses[200] + statuses[429] == 60 and abs(statuses[200] - 20) <= 2, statuses
+    assert all(h.get("x-ratelimited-by") == "meshpilot-global" for s, h in results if s == 429)
+    # Both productpage sidecars asked the service, and between them let 20 through.
+    asked = {p.version: (runner.envoy_stat(p, "all_requests.ok"), runner.envoy_stat(p, "all_requests.over_limit"))
+             for p in runner.mesh.pods if p.service == "productpage"}
+    assert all(ok + over > 0 for ok, over in asked.values()), asked
+    assert sum(ok for ok, _ in asked.values()) == statuses[200], asked
+    # The bucket lives in Redis (where other replicas would find it), not in the control plane.
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    assert [k.decode() for k in client.keys("meshpilot:rl:*")] == [
+        "meshpilot:rl:meshpilot|meshpilot_rule=default/productpage-global/all-requests"]
+    client.close()
     no_rejections(runner)
