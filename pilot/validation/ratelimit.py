@@ -15,7 +15,10 @@ optionally one bucket per descriptor value):
         limit: {tokens: 10, fillInterval: 1s, burst: 5}
         descriptors: [{header: x-user}, {clientIp: true}]   # a bucket per distinct value
         response: {status: 429, headers: {x-ratelimited: "true"}}
+        global: false                              # true: one bucket shared by every selected sidecar,
+                                                   # counted by meshpilot's rate limit service
 
+The bucket holds `tokens + burst` and refills `tokens` per `fillInterval`. docs/ratelimit.md has examples.
 Envoy's filter: https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/local_rate_limit_filter
 """
 
@@ -46,6 +49,7 @@ def validate_rate_limit_policy(report: Report, spec: Node) -> None:
         for descriptor in rule["descriptors"].items():
             _check_descriptor(descriptor)
         _check_response(rule["response"])
+        rule["global"].flag()
 
 
 def _check_match(match: Node) -> None:

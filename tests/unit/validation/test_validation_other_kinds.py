@@ -65,6 +65,8 @@ RL_CASES: list[tuple[str, Any, list[tuple[str, ...]]]] = [
      [(f"{L}.response.status", "status 200 is not in range 400-599")]),
     ("duplicate names", {"rules": [{**RULE, "name": "a"}, {**RULE, "name": "a"}]},
      [("spec.rules[1].name", "duplicate rule name a")]),
+    ("global", {"rules": [{**RULE, "global": True}]}, []),
+    ("global not a flag", {"rules": [{**RULE, "global": "yes please"}]}, [(f"{L}.global", "must be true or false")]),
 ]
 
 SVC_PORT = {"name": "http", "port": 9080, "targetPort": 9080}
