@@ -73,8 +73,8 @@ class Patch:
 
 
 def filter_applies(ef: Resource, view: ProxyView, root_namespace: str) -> bool:
-    if ef.namespace not in (view.namespace, root_namespace):
-        return False
+    if ef.namespace not in (view.namespace, root_namespace) or ef.spec.get("targetRefs"):
+        return False  # targetRefs (waypoints, gateways by reference) are not supported: never apply
     selector = (ef.spec.get("workloadSelector") or {}).get("labels")
     return view.matches(dict(selector or {}))
 

@@ -134,3 +134,10 @@ def test_equal_inputs_give_identical_output() -> None:
     second, _ = run(text)
     assert {t: {n: a.SerializeToString(deterministic=True) for n, a in v.items()} for t, v in first.items()} == \
         {t: {n: a.SerializeToString(deterministic=True) for n, a in v.items()} for t, v in second.items()}
+
+
+def test_target_refs_are_not_supported_so_the_filter_applies_nowhere() -> None:
+    text = envoy_filter([insert_first("x")]).replace("spec:\n", "spec:\n  targetRefs: [{kind: Gateway, name: gw}]\n")
+    out, findings = run(text)
+    assert "targetRefs" in text and not findings
+    assert http_filters(out) == DEFAULT_HTTP

@@ -15,6 +15,8 @@ PATCH = {"applyTo": "HTTP_FILTER", "match": {"context": "SIDECAR_INBOUND"},
 P = "spec.configPatches[0]"
 EF_CASES: list[tuple[str, Any, list[tuple[str, ...]]]] = [
     ("ok", {"workloadSelector": {"labels": {"app": "ratings"}}, "configPatches": [PATCH], "priority": -10}, []),
+    ("targetRefs unsupported", {"targetRefs": [{"kind": "Gateway", "name": "gw"}], "configPatches": [PATCH]},
+     [("W", "spec.targetRefs", "not supported by meshpilot")]),
     ("remove without value", {"configPatches": [{"applyTo": "CLUSTER", "patch": {"operation": "REMOVE"}}]}, []),
     ("bad applyTo", {"configPatches": [{**PATCH, "applyTo": "HTTP_FILTERS"}]},
      [(f"{P}.applyTo", "unsupported value 'HTTP_FILTERS'")]),
