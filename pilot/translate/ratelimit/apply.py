@@ -4,6 +4,8 @@ still patch what it produced."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm
@@ -63,9 +65,10 @@ def _prepend(lis: listener_pb2.Listener, filters: list[hcm.HttpFilter]) -> bool:
 
 
 def rate_limit_cluster(address: str) -> cluster_pb2.Cluster:
-    """A static HTTP/2 cluster to meshpilot's rate limit service (gRPC)."""
+    """An HTTP/2 cluster to meshpilot's rate limit service (gRPC): static for an IP, DNS for a name."""
     host, _, port = address.rpartition(":")
-    c = cluster_pb2.Cluster(name=RLS_CLUSTER, type=cluster_pb2.Cluster.STATIC, connect_timeout=duration(1))
+    kind = cluster_pb2.Cluster.STATIC if _is_ip(host) else cluster_pb2.Cluster.STRICT_DNS
+    c = cluster_pb2.Cluster(name=RLS_CLUSTER, type=kind, connect_timeout=duration(1))
     c.load_assignment.cluster_name = RLS_CLUSTER
     ep = c.load_assignment.endpoints.add().lb_endpoints.add()
     ep.endpoint.address.CopyFrom(socket_address(host, int(port)))
@@ -73,6 +76,14 @@ def rate_limit_cluster(address: str) -> cluster_pb2.Cluster:
     opts.explicit_http_config.http2_protocol_options.SetInParent()
     c.typed_extension_protocol_options[HTTP2_OPTIONS].Pack(opts)
     return c
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _no_service(snapshot: MeshSnapshot, rule: RateLimitRule) -> Finding:

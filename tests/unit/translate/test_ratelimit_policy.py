@@ -85,6 +85,9 @@ def test_global_rule_uses_the_rate_limit_service_cluster() -> None:
     assert (sa.address, sa.port_value) == ("127.0.0.1", 15099)
     assert "envoy.extensions.upstreams.http.v3.HttpProtocolOptions" in c.typed_extension_protocol_options
     assert violations(c) == [] and violations(unpack(out[LISTENER][INBOUND])) == []
+    assert c.type == c.STATIC
+    out, _ = run(policy(rule), service="meshpilot.istio-system.svc:15099")
+    assert cluster(out, "meshpilot-ratelimit").type == c.STRICT_DNS
 
 
 def test_global_rule_without_a_service_is_reported_and_left_out() -> None:
