@@ -25,6 +25,7 @@ class PatchState:
         self._packed = resources
         self._unpacked: dict[str, dict[str, Message]] = {}
         self._work: dict[str, dict[str, Message | None]] = {}
+        self._changed: dict[str, set[str]] = {}
 
     # ---- reading and writing -------------------------------------------------------------------
     def _base(self, type_url: str) -> dict[str, Message]:
@@ -91,6 +92,7 @@ class PatchState:
     def commit(self) -> None:
         for type_url, typed in self._work.items():
             base = self._base(type_url)
+            self._changed.setdefault(type_url, set()).update(typed)
             for name, msg in typed.items():
                 if msg is None:
                     base.pop(name, None)
@@ -102,7 +104,14 @@ class PatchState:
         self._work = {}
 
     def packed(self) -> Resources:
+        """The resources with every committed change; untouched ones keep their original bytes."""
         out = {t: dict(v) for t, v in self._packed.items()}
-        for type_url, typed in self._unpacked.items():
-            out[type_url] = {name: pack(msg) for name, msg in typed.items()}
+        for type_url, names in self._changed.items():
+            typed = out.setdefault(type_url, {})
+            for name in names:
+                msg = self._unpacked[type_url].get(name)
+                if msg is None:
+                    typed.pop(name, None)
+                else:
+                    typed[name] = pack(msg)
         return out

@@ -8,6 +8,7 @@ from typing import Any
 from envoy.extensions.filters.http.local_ratelimit.v3 import local_rate_limit_pb2
 
 from pilot.translate.envoyfilter.lists import unpack
+from pilot.translate.generate import LISTENER
 from tests.unit.translate.envoyfilter_kit import (
     INBOUND,
     MESH,
@@ -141,3 +142,18 @@ def test_target_refs_are_not_supported_so_the_filter_applies_nowhere() -> None:
     out, findings = run(text)
     assert "targetRefs" in text and not findings
     assert http_filters(out) == DEFAULT_HTTP
+
+
+def test_untouched_resources_keep_their_packed_bytes() -> None:
+    from pilot.model.proxy import NodeId
+    from pilot.model.snapshot import build_snapshot
+    from pilot.sources.memory import resources_from_yaml
+    from pilot.translate.envoyfilter import apply_envoy_filters
+
+    snap = build_snapshot(resources_from_yaml(MESH.yaml()) + resources_from_yaml(envoy_filter([insert_first("x")])))
+    view = snap.proxy_view(NodeId.parse(MESH.pod("productpage").node_id))
+    generated, _ = run()
+    out, findings = apply_envoy_filters(snap, view, generated)
+    assert not findings
+    assert out[LISTENER][OUTBOUND] is generated[LISTENER][OUTBOUND]
+    assert out[LISTENER][INBOUND] != generated[LISTENER][INBOUND]
