@@ -9,7 +9,9 @@ and oneofs, string/list minimums, numeric and duration bounds, defined enums), r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from google.protobuf import any_pb2, descriptor, duration_pb2, symbol_database
 from google.protobuf.message import Message
@@ -24,32 +26,60 @@ def violations(msg: Message, path: str = "") -> list[str]:
     return list(_walk(msg, path or msg.DESCRIPTOR.name))
 
 
+@dataclass(frozen=True)
+class _FieldPlan:
+    field: descriptor.FieldDescriptor
+    rules: validate_pb2.FieldRules | None
+    oneof: str  # "" unless the field is a oneof member
+    kind: str  # "map", "repeated", "message" or "scalar"
+
+
+@functools.cache
+def _plan(desc: descriptor.Descriptor) -> tuple[tuple[str, ...], tuple[_FieldPlan, ...]]:
+    """Per message type, once: the required oneofs and, per field, its rules and shape
+    (reading descriptor options is the expensive part of a check)."""
+    required = tuple(o.name for o in desc.oneofs if o.GetOptions().Extensions[validate_pb2.required])
+    fields = []
+    for f in desc.fields:
+        opts = f.GetOptions()
+        rules = opts.Extensions[validate_pb2.rules] if opts.HasExtension(validate_pb2.rules) else None
+        if f.type != FD.TYPE_MESSAGE:
+            kind = "scalar"
+        elif f.message_type.GetOptions().map_entry:
+            kind = "map"
+        else:
+            kind = "repeated" if f.is_repeated else "message"
+        oneof = f.containing_oneof.name if f.containing_oneof is not None else ""
+        if rules is not None or kind != "scalar":
+            fields.append(_FieldPlan(f, rules, oneof, kind))
+    return required, tuple(fields)
+
+
 def _walk(msg: Message, path: str) -> Iterator[str]:
     if isinstance(msg, any_pb2.Any):
         inner = _unpack(msg)
         if inner is not None:
             yield from _walk(inner, f"{path}<{inner.DESCRIPTOR.name}>")
         return
-    desc = msg.DESCRIPTOR
-    for oneof in desc.oneofs:
-        if oneof.GetOptions().Extensions[validate_pb2.required] and msg.WhichOneof(oneof.name) is None:
-            yield f"{path}: one of {oneof.name} ({', '.join(f.name for f in oneof.fields)}) is required"
-    for field in desc.fields:
-        fpath = f"{path}.{field.name}"
-        oneof = field.containing_oneof
-        if oneof is not None and msg.WhichOneof(oneof.name) != field.name:
+    required, fields = _plan(msg.DESCRIPTOR)
+    for name in required:
+        if msg.WhichOneof(name) is None:
+            yield f"{path}: one of {name} is required"
+    for plan in fields:
+        field = plan.field
+        if plan.oneof and msg.WhichOneof(plan.oneof) != field.name:
             continue  # rules on a oneof member apply only when it is the one set
-        opts = field.GetOptions()
-        if opts.HasExtension(validate_pb2.rules):
-            yield from _field_rules(msg, field, opts.Extensions[validate_pb2.rules], fpath)
-        if field.type != FD.TYPE_MESSAGE:
+        fpath = f"{path}.{field.name}"
+        if plan.rules is not None:
+            yield from _field_rules(msg, field, plan.rules, fpath)
+        if plan.kind == "scalar":
             continue
         value = getattr(msg, field.name)
-        if field.message_type.GetOptions().map_entry:
+        if plan.kind == "map":
             for k, v in value.items():
                 if isinstance(v, Message):
                     yield from _walk(v, f"{fpath}[{k}]")
-        elif field.is_repeated:
+        elif plan.kind == "repeated":
             for i, item in enumerate(value):
                 yield from _walk(item, f"{fpath}[{i}]")
         elif msg.HasField(field.name):

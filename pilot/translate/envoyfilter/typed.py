@@ -9,6 +9,7 @@ here instead of by Envoy (https://www.envoyproxy.io/docs/envoy/latest/api-v3/con
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -54,6 +55,7 @@ class PatchValueError(ValueError):
     """The value cannot become the message it patches: unknown `@type`, unknown field, wrong shape."""
 
 
+@functools.cache
 def register_known_types() -> None:
     for name in KNOWN_MODULES:
         importlib.import_module(name)
