@@ -8,8 +8,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from pilot.model.findings import Finding
+    from pilot.model.resource import Resource
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -51,11 +56,20 @@ def _validate(args: argparse.Namespace) -> int:
     if validator:
         for r in resources:
             findings.extend(validator(r))
+    findings.extend(_envoy_filter_value_findings(resources))
     for f in findings:
         print(f.line())
     errors = sum(1 for f in findings if f.is_error)
     print(f"{len(resources)} resources, {errors} errors", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _envoy_filter_value_findings(resources: Sequence[Resource]) -> list[Finding]:
+    """EnvoyFilter patch values against Envoy's types (unknown @type, unknown fields), as the control
+    plane would report them when it leaves such a patch out."""
+    from pilot.translate.envoyfilter import patch_value_findings
+
+    return [f for r in resources if r.kind == "EnvoyFilter" for f in patch_value_findings(r)]
 
 
 def _proxy_status(args: argparse.Namespace) -> int:

@@ -18,11 +18,12 @@ from google.protobuf.message import Message
 
 from pilot.model.findings import Finding, Severity
 from pilot.model.proxy import ProxyView
+from pilot.model.resource import Resource
 from pilot.model.snapshot import MeshSnapshot
 from pilot.translate.envoyfilter.cluster_patches import patch_clusters
 from pilot.translate.envoyfilter.listener_patches import PatchError, patch_listeners
 from pilot.translate.envoyfilter.route_patches import patch_routes
-from pilot.translate.envoyfilter.selection import PHASES, Patch, patches_for, static_problem
+from pilot.translate.envoyfilter.selection import PHASES, Patch, patches_for, patches_of, static_problem
 from pilot.translate.envoyfilter.state import PatchState, Resources
 from pilot.translate.envoyfilter.typed import PatchValueError, to_message
 
@@ -63,6 +64,22 @@ def apply_envoy_filters(snapshot: MeshSnapshot, view: ProxyView,
     findings.extend(p.finding(problem, code=CODE_INVALID) for p in patches
                     if p.apply_to not in PHASES and (problem := static_problem(p)))
     return state.packed(), findings
+
+
+def patch_value_findings(ef: Resource) -> list[Finding]:
+    """What can be known about an EnvoyFilter without a proxy: patches that can never apply and values
+    that do not parse into their Envoy type (for `pilot validate`; translation reports the same)."""
+    out = []
+    for patch in patches_of(ef):
+        problem = static_problem(patch)
+        if not problem and patch.value is not None and patch.apply_to in VALUE_TYPES:
+            try:
+                to_message(patch.value, VALUE_TYPES[patch.apply_to])
+            except PatchValueError as exc:
+                problem = f"patch.value: {exc}"
+        if problem:
+            out.append(patch.finding(problem, code=CODE_INVALID))
+    return out
 
 
 def _apply_one(state: PatchState, view: ProxyView, patch: Patch) -> Finding | None:

@@ -87,13 +87,16 @@ def ordered_filters(snapshot: MeshSnapshot, view: ProxyView) -> list[Resource]:
 
 
 def patches_for(snapshot: MeshSnapshot, view: ProxyView) -> list[Patch]:
+    return [p for ef in ordered_filters(snapshot, view) for p in patches_of(ef)]
+
+
+def patches_of(ef: Resource) -> list[Patch]:
     out: list[Patch] = []
-    for ef in ordered_filters(snapshot, view):
-        for i, cp in enumerate(ef.spec.get("configPatches") or []):
-            cp = cp if isinstance(cp, Mapping) else {}
-            patch = cp.get("patch") or {}
-            out.append(Patch(ef, i, str(cp.get("applyTo", "")), cp.get("match") or {},
-                             str(patch.get("operation", "")), patch.get("value")))
+    for i, cp in enumerate(ef.spec.get("configPatches") or []):
+        cp = cp if isinstance(cp, Mapping) else {}
+        patch = cp.get("patch") or {}
+        out.append(Patch(ef, i, str(cp.get("applyTo", "")), cp.get("match") or {},
+                         str(patch.get("operation", "")), patch.get("value")))
     return out
 
 

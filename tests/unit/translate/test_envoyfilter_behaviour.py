@@ -157,3 +157,16 @@ def test_untouched_resources_keep_their_packed_bytes() -> None:
     assert not findings
     assert out[LISTENER][OUTBOUND] is generated[LISTENER][OUTBOUND]
     assert out[LISTENER][INBOUND] != generated[LISTENER][INBOUND]
+
+
+def test_pilot_validate_reports_bad_patch_values(tmp_path: Path, capsys: Any) -> None:
+    from pilot.cli import main
+
+    bad = {"applyTo": "HTTP_FILTER", "match": hcm_match(), "patch": {"operation": "INSERT_FIRST", "value": {
+        "name": "x", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope"}}}}
+    (tmp_path / "ef.yaml").write_text(envoy_filter([insert_first("fine"), bad], name="broken"))
+    assert main(["validate", str(tmp_path / "ef.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "EnvoyFilter default/broken: spec.configPatches[1]: patch.value:" in out and "nope.v3.Nope" in out
+    assert "configPatches[0]" not in out
+    assert main(["validate", str(REPO / "policies/ratelimit")]) == 0
