@@ -170,3 +170,18 @@ def test_pilot_validate_reports_bad_patch_values(tmp_path: Path, capsys: Any) ->
     assert "EnvoyFilter default/broken: spec.configPatches[1]: patch.value:" in out and "nope.v3.Nope" in out
     assert "configPatches[0]" not in out
     assert main(["validate", str(REPO / "policies/ratelimit")]) == 0
+
+
+def test_patch_failing_in_one_resource_is_left_out_of_all() -> None:
+    # Context ANY: the inbound inline route config takes the vhost, the outbound RDS config already
+    # serves domain "reviews" and would be rejected. Nothing may change anywhere.
+    vhost = {"name": "dup", "domains": ["reviews"], "routes": [
+        {"match": {"prefix": "/"}, "direct_response": {"status": 200}}]}
+    baseline, _ = run()
+    out, findings = run(envoy_filter([{"applyTo": "VIRTUAL_HOST", "match": {"context": "ANY"},
+                                       "patch": {"operation": "ADD", "value": vhost}}]))
+    assert [f.code for f in findings] == ["MP5002"] and "domain reviews" in findings[0].message
+    assert out == baseline
+    inbound_only, findings = run(envoy_filter([{"applyTo": "VIRTUAL_HOST", "match": {"context": "SIDECAR_INBOUND"},
+                                                "patch": {"operation": "ADD", "value": vhost}}]))
+    assert not findings and inbound_only[LISTENER][INBOUND] != baseline[LISTENER][INBOUND]
