@@ -16,6 +16,7 @@ from pilot.model.proxy import ProxyView
 from pilot.model.resource import Resource
 
 DEFAULT_STATUS = 429
+MIN_FILL_SECONDS = 0.05  # Envoy's minimum token bucket fill interval
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ def _rule(policy: Resource, index: int, raw: Mapping[str, Any]) -> RateLimitRule
         burst = int(limit.get("burst") or 0)
     except (TypeError, ValueError):
         return None
-    if tokens <= 0 or fill <= 0:
-        return None
+    if tokens <= 0 or fill < MIN_FILL_SECONDS:
+        return None  # validation rejects these; Envoy would too
     match = raw.get("match") or {}
     response = raw.get("response") or {}
     keys = []

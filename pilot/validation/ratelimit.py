@@ -29,6 +29,8 @@ from pilot.validation.httppolicies import HTTP_METHODS
 from pilot.validation.matchers import check_string_match
 from pilot.validation.node import Node, Report
 
+MIN_FILL_SECONDS = 0.05
+
 
 def validate_rate_limit_policy(report: Report, spec: Node) -> None:
     check_workload_labels(spec["workloadSelector"]["labels"])
@@ -74,7 +76,10 @@ def _check_limit(limit: Node) -> None:
         limit["tokens"].error(f"tokens must be greater than 0, got {tokens}")
     if not limit["fillInterval"].present:
         limit["fillInterval"].error("fillInterval is required")
-    check_duration(limit["fillInterval"])
+    fill = check_duration(limit["fillInterval"])
+    if fill is not None and 0.001 <= fill < MIN_FILL_SECONDS:
+        # Envoy refuses token buckets that refill faster (checked with Envoy 1.40).
+        limit["fillInterval"].error("fillInterval must be at least 50ms")
     burst = limit["burst"].integer()
     if burst is not None and burst < 0:
         limit["burst"].error(f"burst must not be negative, got {burst}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from envoy.extensions.filters.http.local_ratelimit.v3 import local_rate_limit_pb2
 
 from pilot.translate.envoyfilter.lists import unpack
@@ -185,3 +186,21 @@ def test_patch_failing_in_one_resource_is_left_out_of_all() -> None:
     inbound_only, findings = run(envoy_filter([{"applyTo": "VIRTUAL_HOST", "match": {"context": "SIDECAR_INBOUND"},
                                                 "patch": {"operation": "ADD", "value": vhost}}]))
     assert not findings and inbound_only[LISTENER][INBOUND] != baseline[LISTENER][INBOUND]
+
+
+@pytest.mark.parametrize("bucket_cfg, per_route_cfg, message", [
+    ({"token_bucket": {"max_tokens": 1, "fill_interval": "0.01s"}}, None, "at least 50ms"),
+    ({"descriptors": [{"entries": [{"key": "k"}], "token_bucket": {"max_tokens": 1, "fill_interval": "1s"}}] * 2},
+     None, "appears twice"),
+    ({}, {}, "per-route local rate limit needs a token_bucket"),
+])
+def test_local_rate_limit_configs_envoy_would_reject(bucket_cfg: dict[str, Any], per_route_cfg: Any,
+                                                     message: str) -> None:
+    patches = [insert_first("envoy.filters.http.local_ratelimit", **bucket_cfg)]
+    if per_route_cfg is not None:
+        patches = [{"applyTo": "HTTP_ROUTE", "match": {"context": "SIDECAR_INBOUND"}, "patch": {
+            "operation": "MERGE", "value": {"typed_per_filter_config": {
+                "envoy.filters.http.local_ratelimit": {**local_ratelimit(), **per_route_cfg}}}}}]
+    out, findings = run(envoy_filter(patches))
+    assert [f.code for f in findings] == ["MP5002"] and message in findings[0].message, findings
+    assert out == run()[0]

@@ -12,6 +12,7 @@ from pilot.model.snapshot import build_snapshot
 from pilot.sources.memory import resources_from_yaml
 from pilot.translate.envoyfilter.checks import violations
 from pilot.translate.envoyfilter.lists import unpack
+from pilot.translate.envoyfilter.semantic import semantic_problems
 from pilot.translate.generate import CLUSTER, LISTENER, generate_with_findings
 from tests.unit.translate.envoyfilter_kit import INBOUND, MESH, OUTBOUND, PP, cluster, http_filters, manager
 
@@ -62,6 +63,7 @@ def test_local_rule_with_match_key_and_response() -> None:
     assert rl.actions[1].request_headers.header_name == "x-user"
     assert cfg.status.code == 503 and cfg.response_headers_to_add[0].header.key == "x-limited"
     assert violations(unpack(out[LISTENER][INBOUND])) == []
+    assert semantic_problems(unpack(out[LISTENER][INBOUND])) == []
 
 
 def test_rule_without_match_counts_every_request_and_client_ip_key() -> None:

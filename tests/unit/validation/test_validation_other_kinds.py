@@ -68,6 +68,8 @@ RL_CASES: list[tuple[str, Any, list[tuple[str, ...]]]] = [
     ("duplicate names", {"rules": [{**RULE, "name": "a"}, {**RULE, "name": "a"}]},
      [("spec.rules[1].name", "duplicate rule name a")]),
     ("global", {"rules": [{**RULE, "global": True}]}, []),
+    ("fill too fast", {"rules": [{**RULE, "limit": {"tokens": 1, "fillInterval": "10ms"}}]},
+     [(f"{L}.limit.fillInterval", "fillInterval must be at least 50ms")]),
     ("global not a flag", {"rules": [{**RULE, "global": "yes please"}]}, [(f"{L}.global", "must be true or false")]),
 ]
 
