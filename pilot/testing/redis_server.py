@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
+from collections.abc import Iterator
 
 from pilot.testing.processes import Proc, ProcessGroup, free_port, wait_until
+
+
+@contextlib.contextmanager
+def redis_server(host: str = "127.0.0.1") -> Iterator[str]:
+    """A redis-server for the duration of the block (stopped by PID); yields its redis:// URL.
+    Fails loudly when Redis is not installed: the tests that need it must not silently skip."""
+    if not redis_available():
+        raise RuntimeError("redis-server is not installed (.ci/run installs it: apt-get install -y redis-server)")
+    group = ProcessGroup()
+    try:
+        _proc, url = start_redis(group, host)
+        yield url
+    finally:
+        group.stop_all()
 
 
 def redis_available() -> bool:

@@ -6,15 +6,14 @@ import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from pilot.testing.mesh import LoopbackMesh, PodSpec
-from pilot.testing.processes import ProcessGroup
-from pilot.testing.redis_server import redis_available, start_redis
+from pilot.testing.redis_server import redis_server
 from pilot.testing.runner import MeshClient, MeshRunner
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +28,7 @@ def start_mesh(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Start
     """Start a loopback mesh of `workloads` with extra config files; stopped by PID afterwards."""
     runners: list[MeshRunner] = []
 
-    def start(workloads: list[tuple[str, str]], files: list[Path] = (), extra_yaml: str = "",  # type: ignore[assignment]
+    def start(workloads: list[tuple[str, str]], files: Sequence[Path] = (),
               serve_args: list[str] | None = None) -> MeshRunner:
         mesh = LoopbackMesh.build(workloads)
         cfg = tmp_path / f"config{len(runners)}"
@@ -37,8 +36,6 @@ def start_mesh(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Start
         (cfg / "mesh.yaml").write_text(mesh.yaml())
         for f in files:
             shutil.copy(f, cfg)
-        if extra_yaml:
-            (cfg / "extra.yaml").write_text(extra_yaml)
         runner = MeshRunner(cfg, mesh, extra_serve_args=serve_args)
         runners.append(runner)
         runner.start_all()
@@ -194,14 +191,8 @@ def test_rate_limit_policy_keyed_on_a_header_limits_each_value_separately(start_
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    if not redis_available():
-        pytest.fail("redis-server is not installed (.ci/run installs it: apt-get install -y redis-server)")
-    group = ProcessGroup()
-    try:
-        _proc, url = start_redis(group)
+    with redis_server() as url:
         yield url
-    finally:
-        group.stop_all()
 
 
 def test_global_limit_is_shared_by_two_sidecars_through_redis(start_mesh: StartMesh, redis_url: str) -> None:

@@ -11,8 +11,7 @@ from envoy.service.ratelimit.v3 import rls_pb2
 from pilot.model.ratelimit import RateLimitRule, TokenBucket
 from pilot.ratelimit.service import RateLimitService
 from pilot.ratelimit.store import MemoryStore, RedisStore
-from pilot.testing.processes import ProcessGroup
-from pilot.testing.redis_server import redis_available, start_redis
+from pilot.testing.redis_server import redis_server
 
 OK, OVER = rls_pb2.RateLimitResponse.OK, rls_pb2.RateLimitResponse.OVER_LIMIT
 RULE = RateLimitRule("default", "pp", "all", TokenBucket(tokens=20, fill_seconds=60, max_tokens=20),
@@ -71,14 +70,8 @@ async def test_hits_addend_takes_several_tokens() -> None:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    if not redis_available():
-        pytest.fail("redis-server is not installed (.ci/run installs it: apt-get install -y redis-server)")
-    group = ProcessGroup()
-    try:
-        _proc, url = start_redis(group)
+    with redis_server() as url:
         yield url
-    finally:
-        group.stop_all()
 
 
 async def test_two_replicas_share_one_redis_bucket(redis_url: str) -> None:
