@@ -10,7 +10,9 @@ from pilot.model.proxy import NodeId
 
 
 def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_address: str = "",
-              token: str = "", delta: bool = False) -> dict[str, Any]:
+              token: str = "", delta: bool = False, xds_root_cert: str = "", xds_san: str = ""
+              ) -> dict[str, Any]:
+    """`xds_root_cert` (a PEM file) turns on TLS to the control plane, which must present `xds_san`."""
     node = NodeId.parse(node_id)
     xds_host, _, xds_port = xds_address.rpartition(":")
     admin_host, _, admin_port = (admin_address or f"{_admin_ip(node.ip)}:15000").rpartition(":")
@@ -18,6 +20,9 @@ def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_addre
     if token:
         # The control plane authenticates the stream by this credential (bound to ns, sa and pod).
         grpc_service["initial_metadata"] = [{"key": "authorization", "value": f"Bearer {token}"}]
+    xds_cluster = _xds_cluster(xds_host, int(xds_port))
+    if xds_root_cert:
+        xds_cluster["transport_socket"] = _xds_tls_socket(xds_root_cert, xds_san)
     return {
         "node": {
             "id": node_id,
@@ -32,24 +37,39 @@ def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_addre
             "cds_config": {"ads": {}, "resource_api_version": "V3"},
             "lds_config": {"ads": {}, "resource_api_version": "V3"},
         },
-        "static_resources": {"clusters": [{
-            "name": "xds-grpc",
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            # Without HTTP/2 on the xDS cluster Envoy hangs silently in cm init.
-            "typed_extension_protocol_options": {
-                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                    "explicit_http_config": {"http2_protocol_options": {}},
-                }},
-            "load_assignment": {"cluster_name": "xds-grpc", "endpoints": [{"lb_endpoints": [{"endpoint": {
-                "address": {"socket_address": {"address": xds_host, "port_value": int(xds_port)}}}}]}]},
-        }]},
+        "static_resources": {"clusters": [xds_cluster]},
         # On loopback every sidecar would otherwise connect from 127.0.0.1; binding upstream
         # connections to the pod IP lets servers (and RBAC ipBlocks) tell clients apart.
         "cluster_manager": {"upstream_bind_config": {"source_address": {"address": node.ip,
                                                                         "port_value": 0}}},
     }
+
+
+def _xds_cluster(host: str, port: int) -> dict[str, Any]:
+    return {
+        "name": "xds-grpc",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        # Without HTTP/2 on the xDS cluster Envoy hangs silently in cm init.
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }},
+        "load_assignment": {"cluster_name": "xds-grpc", "endpoints": [{"lb_endpoints": [{"endpoint": {
+            "address": {"socket_address": {"address": host, "port_value": port}}}}]}]},
+    }
+
+
+def _xds_tls_socket(root_cert_file: str, san: str) -> dict[str, Any]:
+    # Static files only: SDS-over-ADS in a bootstrap cluster is circular (and crashes Envoy 1.40).
+    # gRPC servers insist on ALPN h2.
+    validation: dict[str, Any] = {"trusted_ca": {"filename": root_cert_file}}
+    if san:
+        validation["match_typed_subject_alt_names"] = [{"san_type": "URI", "matcher": {"exact": san}}]
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+        "common_tls_context": {"alpn_protocols": ["h2"], "validation_context": validation}}}
 
 
 def _admin_ip(pod_ip: str) -> str:

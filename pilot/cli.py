@@ -22,10 +22,26 @@ def _serve(args: argparse.Namespace) -> int:
 
     opts = ServeOptions(config_dirs=args.config or [], xds_address=args.xds_address,
                         http_address=args.http_address, mesh_config=load_mesh_config(args.mesh_config),
-                        debounce_after=args.debounce, ratelimit_address=args.ratelimit_address,
+                        debounce_after=args.debounce, kube=args.kube, kubeconfig=args.kubeconfig,
+                        kube_context=args.context,
+                        namespaces=tuple(n for n in (args.namespaces or "").split(",") if n),
+                        webhook_address=args.webhook_address, webhook_cert_dir=args.webhook_cert_dir,
+                        security=_security_options(args), ratelimit_address=args.ratelimit_address,
                         ratelimit_redis=args.ratelimit_redis)
     asyncio.run(serve_forever(opts))
     return 0
+
+
+def _security_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if not args.ca_dir:
+        return None
+    from pathlib import Path
+
+    from pilot.model.durations import parse_duration
+    from pilot.security.wiring import SecurityOptions
+
+    return SecurityOptions(ca_dir=Path(args.ca_dir), cert_ttl_s=int(parse_duration(args.cert_ttl)),
+                           require_credentials=args.require_credentials, xds_tls=args.xds_tls)
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
@@ -33,9 +49,11 @@ def _bootstrap(args: argparse.Namespace) -> int:
     from pilot.model.proxy import NodeIdError
 
     try:
+        token = _proxy_token(args)
+        root, san = _xds_tls_trust(args)
         doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
-                        delta=args.delta)
-    except NodeIdError as exc:
+                        token=token, xds_root_cert=root, xds_san=san, delta=args.delta)
+    except (NodeIdError, LookupError, ValueError) as exc:
         print(f"pilot bootstrap: {exc}", file=sys.stderr)
         return 2
     text = yaml.safe_dump(doc, sort_keys=False)
@@ -45,6 +63,37 @@ def _bootstrap(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _proxy_token(args: argparse.Namespace) -> str:
+    """With --ca-dir: a credential for the node, its service account taken from the Pod in --config."""
+    if not args.ca_dir:
+        return ""
+    from pathlib import Path
+
+    from pilot.model.durations import parse_duration
+    from pilot.model.proxy import NodeId
+    from pilot.security.credentials import issue_proxy_token, pod_service_account
+
+    if not args.config:
+        raise ValueError("--ca-dir needs --config DIR to look up the pod's service account")
+    node = NodeId.parse(args.node_id)
+    sa = pod_service_account(args.config, node.namespace, node.pod)
+    return issue_proxy_token(Path(args.ca_dir), args.node_id, sa, int(parse_duration(args.token_ttl)))
+
+
+def _xds_tls_trust(args: argparse.Namespace) -> tuple[str, str]:
+    """(root certificate file, control plane SPIFFE id) for --xds-tls; empty without it."""
+    if not args.xds_tls:
+        return "", ""
+    if not args.ca_dir:
+        raise ValueError("--xds-tls needs --ca-dir (the mesh root certificate is read from it)")
+    from pathlib import Path
+
+    from pilot.ca.authority import ROOT_CERT_FILE
+    from pilot.security.xds_tls import control_plane_spiffe_id
+
+    return str((Path(args.ca_dir) / ROOT_CERT_FILE).resolve()), control_plane_spiffe_id(args.trust_domain)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -139,7 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the control plane; config files are watched and hot-reloaded")
     s.add_argument("--config", action="append", metavar="DIR", help="directory of YAML (repeatable)")
-    s.add_argument("--kube", action="store_true", help="watch Kubernetes")
+    s.add_argument("--kube", action="store_true", help="watch Kubernetes (in-cluster config inside a pod)")
+    s.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    s.add_argument("--context", metavar="NAME", help="kubeconfig context")
+    s.add_argument("--namespaces", metavar="A,B", help="watch only these namespaces")
+    s.add_argument("--webhook-address", default="", metavar="HOST:PORT",
+                   help="serve the validating admission webhook (POST /validate) over HTTPS here")
+    s.add_argument("--webhook-cert-dir", default="", metavar="DIR", help="tls.crt and tls.key for the webhook")
     s.add_argument("--xds-address", default="127.0.0.1:15010")
     s.add_argument("--http-address", default="127.0.0.1:15014")
     s.add_argument("--mesh-config", metavar="FILE")
@@ -148,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rate limit service for global RateLimitPolicy rules (port 0: any free port)")
     s.add_argument("--ratelimit-redis", default="", metavar="URL",
                    help="redis://host:port shares global rate limit buckets between replicas")
+    s.add_argument("--ca-dir", metavar="DIR", help="run the mesh CA (root created here on first start): "
+                   "mTLS, SDS secrets and proxy credentials")
+    s.add_argument("--cert-ttl", default="24h", help="workload certificate lifetime (renewed at half-life)")
+    s.add_argument("--require-credentials", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --ca-dir, refuse xDS streams without a valid proxy credential")
+    s.add_argument("--xds-tls", action="store_true", help="with --ca-dir, serve ADS over TLS with a "
+                   "certificate from the mesh CA (workload keys travel in SDS over that stream)")
     s.set_defaults(func=_serve)
 
     b = sub.add_parser("bootstrap", help="write an Envoy bootstrap for one sidecar or gateway")
@@ -155,7 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--xds-address", default="127.0.0.1:15010")
     b.add_argument("--admin-address", default="")
     b.add_argument("--delta", action="store_true", help="incremental (delta) ADS instead of state of the world")
-    b.add_argument("--config", metavar="DIR", help="(reserved) config used to check the pod exists")
+    b.add_argument("--config", action="append", metavar="DIR",
+                   help="config holding the Pod (its service account goes into the credential)")
+    b.add_argument("--ca-dir", metavar="DIR", help="put a proxy credential signed with this CA dir's key "
+                   "into the bootstrap (sent as gRPC metadata on the ADS stream)")
+    b.add_argument("--token-ttl", default="168h", help="credential lifetime")
+    b.add_argument("--xds-tls", action="store_true", help="connect to the control plane over TLS, trusting "
+                   "the root in --ca-dir and only the control plane's SPIFFE id")
+    b.add_argument("--trust-domain", default="cluster.local", help="mesh trust domain (for --xds-tls)")
     b.add_argument("-o", "--output", default="-")
     b.set_defaults(func=_bootstrap)
 
@@ -183,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--duration", type=float, default=0, help="stop after N seconds (0 = until Ctrl-C)")
     d.add_argument("--rate", type=float, default=50, help="requests per second")
     d.set_defaults(func=_demo)
+
+    from pilot.cli_policy import add_policy_commands
+
+    add_policy_commands(sub)
     return p
 
 

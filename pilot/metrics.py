@@ -29,4 +29,7 @@ def render_metrics(cp: Any) -> str:
     }
     for name, value in gauges.items():
         lines.append(_line(name, float(value)))
+    security = getattr(cp, "security", None)
+    if security is not None:
+        lines.extend(security.metrics_lines())
     return "\n".join(lines) + "\n" + render_prometheus(cp.xds.metrics())

@@ -20,13 +20,13 @@ from pilot.model.mesh import MeshConfig
 from pilot.model.proxy import NodeId, NodeIdError, ProxyView
 from pilot.model.snapshot import MeshSnapshot, build_snapshot
 from pilot.sources.store import ConfigStore
-from pilot.translate.generate import Resources, generate_with_findings
+from pilot.translate.generate import Resources, finish, generate_base
 from pilot.xds.cache import ResourceCache
 from pilot.xds.server import StreamRefused
 
 log = logging.getLogger(__name__)
 
-Generator = Callable[[MeshSnapshot, ProxyView], tuple[Resources, list[Finding]]]
+Generator = Callable[[MeshSnapshot, ProxyView], Resources]
 
 
 @dataclass
@@ -42,10 +42,12 @@ class PushStats:
 
 class MeshController:
     def __init__(self, store: ConfigStore, cache: ResourceCache, mesh: MeshConfig | None = None,
-                 generator: Generator = generate_with_findings) -> None:
+                 generator: Generator = generate_base) -> None:
         self.store = store
         self.cache = cache
         self.mesh = mesh or MeshConfig()
+        # The mesh translation (wrapped by security, see pilot.security.wiring); `finish` then applies
+        # RateLimitPolicies and EnvoyFilters, which must see the final config.
         self.generator = generator
         self.snapshot: MeshSnapshot | None = None
         self.nodes: dict[str, NodeId] = {}
@@ -55,17 +57,21 @@ class MeshController:
         # What translation left out per proxy (e.g. EnvoyFilter patches), for /debug/configz and logs.
         self.translation_findings: dict[str, list[Finding]] = {}
         self._memo_version = ""
+        self._built_from_synced = False
         self._lock = asyncio.Lock()
         # Extension point: extra per-proxy resources (e.g. SDS secrets) merged into the generated set.
         self.extra_resources: list[Callable[[MeshSnapshot, ProxyView, NodeId], Resources]] = []
 
     @property
     def ready(self) -> bool:
-        return self.snapshot is not None and self.store.synced
+        """True once a snapshot was built from fully synced sources (never serve a partial view)."""
+        return self.snapshot is not None and self._built_from_synced
 
     # ---- snapshot ------------------------------------------------------------------------------
     def rebuild_snapshot(self) -> MeshSnapshot:
+        synced = self.store.synced  # read before the resources: a later sync triggers another rebuild
         snap = build_snapshot(self.store.resources(), self.mesh)
+        self._built_from_synced = synced
         self.snapshot = snap
         self.stats.snapshots_built += 1
         self.stats.last_snapshot_version = snap.version
@@ -78,7 +84,7 @@ class MeshController:
             old = self.snapshot.version if self.snapshot else None
             snap = self.rebuild_snapshot()
             if snap.version == old:
-                return
+                return  # e.g. a source only became synced: ready may change, the config did not
             for node_id, node in list(self.nodes.items()):
                 self._update_node(snap, node_id, node)
             self.stats.pushes += 1
@@ -92,7 +98,7 @@ class MeshController:
             self._memo, self._memo_version = {}, snap.version
         memo = self._memo.get(view)
         if memo is None:
-            memo = self.generator(snap, view)
+            memo = finish(snap, view, self.generator(snap, view))
             self._memo[view] = memo
             self.stats.translations += 1
         else:

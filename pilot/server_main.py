@@ -8,6 +8,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.protobuf import json_format
@@ -21,6 +22,8 @@ from pilot.ratelimit.rules import GlobalRules
 from pilot.ratelimit.service import RateLimitService
 from pilot.ratelimit.service import start_server as start_rate_limit_server
 from pilot.ratelimit.store import MemoryStore, RedisStore
+from pilot.security.redact import redact_private_keys
+from pilot.security.wiring import SecurityOptions, install_security
 from pilot.sources.files import FileSource
 from pilot.sources.store import ConfigStore
 from pilot.xds.cache import ResourceCache
@@ -42,6 +45,13 @@ class ServeOptions:
     ratelimit_address: str = "127.0.0.1:0"
     # redis://host:port/db shares the buckets between replicas; "" keeps them in this process.
     ratelimit_redis: str = ""
+    kube: bool = False
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    namespaces: tuple[str, ...] = ()
+    webhook_address: str = ""  # e.g. 0.0.0.0:15017; needs webhook_cert_dir with tls.crt/tls.key
+    webhook_cert_dir: str = ""
+    security: SecurityOptions | None = None  # None: no CA, plaintext, no SDS
 
 
 def make_validator():  # type: ignore[no-untyped-def]
@@ -66,8 +76,10 @@ class ControlPlane:
         self.store = ConfigStore(make_validator())
         self.cache = ResourceCache()
         self.controller = MeshController(self.store, self.cache, opts.mesh_config)
-        self.xds = XdsServer(self.cache, XdsHooks(on_connect=self.controller.on_connect,
-                                                  on_disconnect=self.controller.on_disconnect))
+        self.security, hooks = install_security(self.controller, opts.security)
+        self.xds = XdsServer(self.cache, hooks or XdsHooks(on_connect=self.controller.on_connect,
+                                                           on_disconnect=self.controller.on_disconnect),
+                             credentials=self.security.xds_credentials() if self.security else None)
         self.files = [FileSource([d], self.store, make_document_check(), source_id=f"files:{d}")
                       for d in opts.config_dirs]
         self.debouncer = DebouncedRunner(self.controller.push_all, opts.debounce_after, opts.debounce_max)
@@ -75,6 +87,8 @@ class ControlPlane:
             "/ready": self._ready, "/metrics": self._metrics, "/debug/syncz": self._syncz,
             "/debug/config_dump": self._config_dump, "/debug/configz": self._configz,
         })
+        self.kube = self._make_kube_source() if opts.kube else None
+        self.webhook: Any = None
         self.xds_port = 0
         self.http_port = 0
         self.ratelimit = RateLimitService(
@@ -82,6 +96,12 @@ class ControlPlane:
             GlobalRules(lambda: self.controller.snapshot))
         self._ratelimit_server: grpc.aio.Server | None = None
         self.ratelimit_port = 0
+
+    def _make_kube_source(self):  # type: ignore[no-untyped-def]
+        from pilot.sources.kube import KubeOptions, KubeSource, api_client_from
+
+        api = api_client_from(self.opts.kubeconfig, self.opts.kube_context)
+        return KubeSource(self.store, api, KubeOptions(namespaces=tuple(self.opts.namespaces)))
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -93,11 +113,17 @@ class ControlPlane:
         self.store.subscribe(on_change)
         for fs in self.files:
             fs.start()
-        if not self.opts.config_dirs:
+        if self.kube is not None:
+            self.kube.start()
+        if self.opts.webhook_address:
+            self._start_webhook()
+        if not self.opts.config_dirs and self.kube is None:
             self.store.register("empty")
             self.store.mark_synced("empty")
         await self.controller.push_all()
         self.debouncer.start()
+        if self.security is not None:
+            self.security.start()
         self.xds_port = await self.xds.start(self.opts.xds_address)
         self.http_port = await self.http.start(self.opts.http_address)
         log.info("meshpilot serving xDS on %s:%d, HTTP on %s:%d",
@@ -111,11 +137,26 @@ class ControlPlane:
             host = self.opts.ratelimit_address.rpartition(":")[0]
             self.controller.mesh = replace(self.controller.mesh, rate_limit_service=f"{host}:{self.ratelimit_port}")
 
+    def _start_webhook(self) -> None:
+        from pilot.validation import validate_resource
+        from pilot.webhook import WebhookServer
+
+        host, _, port = self.opts.webhook_address.rpartition(":")
+        cert_dir = Path(self.opts.webhook_cert_dir)
+        self.webhook = WebhookServer(host or "0.0.0.0", int(port), cert_dir / "tls.crt", cert_dir / "tls.key",
+                                     validate_resource).start()
+
     async def stop(self) -> None:
         if self._ratelimit_server is not None:
             await self._ratelimit_server.stop(0.5)
         await self.ratelimit.store.close()
         await self.debouncer.stop()
+        if self.kube is not None:
+            await asyncio.to_thread(self.kube.stop)
+        if self.webhook is not None:
+            self.webhook.stop()
+        if self.security is not None:
+            await self.security.stop()
         for fs in self.files:
             await fs.stop()
         await self.xds.stop(0.5)
@@ -142,7 +183,7 @@ class ControlPlane:
         for type_url, typed in node.types.items():
             out[type_url] = {name: json_format.MessageToDict(_unpack(r.any))
                              for name, r in typed.resources.items()}
-        return Response.json(out)
+        return Response.json(redact_private_keys(out))
 
     def _configz(self, _q: dict[str, list[str]]) -> Response:
         return Response.json({

@@ -123,6 +123,12 @@ def _endpoint_view(snapshot: MeshSnapshot, endpoint: Endpoint) -> ProxyView:
                      service_account=endpoint.service_account or "default")
 
 
+def endpoint_mtls_mode(snapshot: MeshSnapshot, endpoint: Endpoint) -> str:
+    """The inbound mode of the sidecar behind a meshed endpoint, on the endpoint's port. Istio leaves the
+    `tlsMode` endpoint label off when it is DISABLE, so auto-mTLS sends plaintext to that endpoint."""
+    return effective_mtls_mode(snapshot, _endpoint_view(snapshot, endpoint), endpoint.port)
+
+
 def workload_mtls_mode(snapshot: MeshSnapshot, hostname: str, port: int) -> str:
     """How a client should talk to service `hostname:port` when no DestinationRule sets TLS.
 

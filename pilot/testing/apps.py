@@ -3,7 +3,11 @@
 Run several in one process: `python -m pilot.testing.apps reviews:v1@127.10.0.21:8080 ...`.
 Every response is JSON: service, version, pod, the path and headers seen. Special paths:
 `/status/<code>` answers that code, `/delay/<ms>` sleeps first, `/__requests` lists recorded requests,
-`/__reset` clears them. Setting `FAIL_FIRST=N` makes the first N requests per path answer 503.
+`/__reset` clears them. Query parameters on any path shape the answer, so one route can carry them:
+`delay=<ms>` sleeps first; `status=<code>` answers that code; `only=<version>` limits `status` (and
+`/status/<code>`) to that version, the others answer 200; `fail_first=<n>` makes the first n requests
+with this exact path and query answer `fail_code` (default 503), and `slow_first=<n>` limits `delay` to
+the first n of them: that is how tests see retries.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import json
 import sys
 import threading
 import time
+import urllib.parse
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -20,7 +26,25 @@ class AppState:
     def __init__(self, service: str, version: str, pod: str) -> None:
         self.service, self.version, self.pod = service, version, pod
         self.requests: list[dict[str, Any]] = []
+        self.seen_paths: Counter[str] = Counter()
         self.lock = threading.Lock()
+
+    def plan(self, path: str) -> tuple[int, int]:
+        """(status, delay in ms) for one request, from the path and its query (see above)."""
+        route, _, query = path.partition("?")
+        q = dict(urllib.parse.parse_qsl(query))
+        status = int(route.split("/")[2]) if route.startswith("/status/") else int(q.get("status", 200))
+        if q.get("only") and q["only"] != self.version:
+            status = 200
+        delay = int(route.split("/")[2]) if route.startswith("/delay/") else int(q.get("delay", 0))
+        with self.lock:
+            self.seen_paths[path] += 1
+            nth = self.seen_paths[path]
+        if nth <= int(q.get("fail_first", 0)):
+            status = int(q.get("fail_code", 503))
+        if "slow_first" in q and nth > int(q["slow_first"]):
+            delay = 0
+        return status, delay
 
 
 def make_handler(state: AppState) -> type[BaseHTTPRequestHandler]:
@@ -42,19 +66,21 @@ def make_handler(state: AppState) -> type[BaseHTTPRequestHandler]:
             if path == "/__reset":
                 with state.lock:
                     state.requests.clear()
+                    state.seen_paths.clear()
                 return self._send(200, {"reset": True})
-            record = {"method": self.command, "path": path, "headers": {k.lower(): v for k, v in
-                                                                        self.headers.items()},
+            # A repeated header (e.g. appended by a route) is joined with ", " as HTTP allows.
+            headers: dict[str, str] = {}
+            for k, v in self.headers.items():
+                headers[k.lower()] = f"{headers[k.lower()]}, {v}" if k.lower() in headers else v
+            record = {"method": self.command, "path": path, "headers": headers,
                       "client": self.client_address[0], "body": body_in.decode("utf-8", "replace")}
             with state.lock:
                 state.requests.append(record)
                 if len(state.requests) > 10000:
                     del state.requests[:5000]
-            status = 200
-            if path.startswith("/status/"):
-                status = int(path.split("/")[2].split("?")[0])
-            elif path.startswith("/delay/"):
-                time.sleep(int(path.split("/")[2].split("?")[0]) / 1000)
+            status, delay = state.plan(path)
+            if delay:
+                time.sleep(delay / 1000)
             self._send(status, {"service": state.service, "version": state.version, "pod": state.pod,
                                 "path": path, "method": self.command, "headers": record["headers"],
                                 "client": record["client"]})

@@ -30,13 +30,20 @@ def python_env() -> dict[str, str]:
 
 class MeshRunner:
     def __init__(self, config_dir: Path, mesh: LoopbackMesh, group: ProcessGroup | None = None,
-                 extra_serve_args: list[str] | None = None, delta: bool = False) -> None:
+                 extra_serve_args: list[str] | None = None, delta: bool = False, ca_dir: Path | None = None,
+                 cert_ttl: str = "", xds_tls: bool = False) -> None:
         self.config_dir = Path(config_dir)
         self.mesh = mesh
         self.group = group or ProcessGroup()
         self.xds_port = free_port()
         self.http_port = free_port()
         self.extra_serve_args = extra_serve_args or []
+        # With a CA dir the control plane runs Citadel (mTLS, SDS) and every Envoy gets a credential.
+        self.ca_dir = ca_dir
+        if ca_dir is not None:
+            self.extra_serve_args += ["--ca-dir", str(ca_dir)] + (["--cert-ttl", cert_ttl] if cert_ttl else [])
+            self.extra_serve_args += ["--xds-tls"] if xds_tls else []
+        self.xds_tls = xds_tls and ca_dir is not None
         self.control_plane: Proc | None = None
         self.envoys: dict[str, Proc] = {}
         self.delta = delta  # Envoys use incremental (delta) ADS
@@ -59,7 +66,7 @@ class MeshRunner:
 
     def start_envoy(self, pod: PodSpec, log_level: str = "warn") -> Proc:
         bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000",
-                       delta=self.delta)
+                       delta=self.delta, token=self.proxy_token(pod), **self._xds_trust())
         path = self.group.workdir / f"envoy-{pod.name}.yaml"
         path.write_text(yaml.safe_dump(bs))
         proc = self.group.start(f"envoy-{pod.name}", [envoy_binary(), "-c", str(path), "--concurrency", "1",
@@ -67,6 +74,21 @@ class MeshRunner:
                                                       "--drain-time-s", "1"])
         self.envoys[pod.name] = proc
         return proc
+
+    def proxy_token(self, pod: PodSpec) -> str:
+        if self.ca_dir is None:
+            return ""
+        from pilot.security.credentials import issue_proxy_token
+
+        return issue_proxy_token(self.ca_dir, pod.node_id, pod.sa)
+
+    def _xds_trust(self) -> dict[str, str]:
+        if not self.xds_tls or self.ca_dir is None:
+            return {}
+        from pilot.security.xds_tls import control_plane_spiffe_id
+
+        return {"xds_root_cert": str((self.ca_dir / "root-cert.pem").resolve()),
+                "xds_san": control_plane_spiffe_id("cluster.local")}
 
     def start_all(self) -> None:
         self.start_control_plane()

@@ -36,6 +36,12 @@ def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
 
 def generate_with_findings(snapshot: MeshSnapshot, view: ProxyView) -> tuple[Resources, list[Finding]]:
     """Resources plus what translation found wrong on the way (e.g. EnvoyFilter patches it left out)."""
+    return finish(snapshot, view, generate_base(snapshot, view))
+
+
+def generate_base(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
+    """The mesh's own config for a proxy, before policies that post-process it (security is applied to
+    this by the push loop's generator, RateLimitPolicies and EnvoyFilters by `finish`)."""
     sidecar = sidecar_for(snapshot, view)
     services = visible_services(snapshot, view, sidecar)
     tcp_cluster_for_port: dict[int, str] = {}
@@ -49,13 +55,17 @@ def generate_with_findings(snapshot: MeshSnapshot, view: ProxyView) -> tuple[Res
         rcfg = outbound_route_config(snapshot, view, port, services, sidecar)
         routes[rcfg.name] = pack(rcfg)
         _ = bind
-    generated = {
+    return {
         CLUSTER: build_clusters(snapshot, view, services, sidecar),
         ENDPOINT: build_endpoints(snapshot, view, services),
         LISTENER: build_listeners(view, sidecar, tcp_cluster_for_port),
         ROUTE: routes,
     }
-    generated, findings = apply_rate_limit_policies(snapshot, view, generated)
-    # EnvoyFilters patch the finished config, as istiod applies them after generation.
-    patched, patch_findings = apply_envoy_filters(snapshot, view, generated)
+
+
+def finish(snapshot: MeshSnapshot, view: ProxyView, resources: Resources) -> tuple[Resources, list[Finding]]:
+    """The last steps, in Istio's order: RateLimitPolicy filters, then EnvoyFilter patches over the
+    finished config (istiod applies EnvoyFilters after everything else it generates)."""
+    limited, findings = apply_rate_limit_policies(snapshot, view, resources)
+    patched, patch_findings = apply_envoy_filters(snapshot, view, limited)
     return patched, findings + patch_findings

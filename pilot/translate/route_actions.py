@@ -1,139 +1,125 @@
-"""VirtualService HTTPRoute actions -> Envoy RouteAction / RedirectAction / DirectResponseAction and
-per-route filter config (fault, CORS). Field mapping: istio-reference.md §1.1.
+"""VirtualService HTTPRoute actions -> Envoy: header operations, RedirectAction, DirectResponseAction,
+rewrites and request mirroring. Field mapping: istio-reference.md §1.1; behaviour follows istiod's
+pilot/pkg/networking/core/route/route.go.
+https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRoute
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
-from envoy.extensions.filters.common.fault.v3 import fault_pb2 as common_fault
-from envoy.extensions.filters.http.cors.v3 import cors_pb2
-from envoy.extensions.filters.http.fault.v3 import fault_pb2
-from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
 from envoy.type.matcher.v3 import regex_pb2
-from envoy.type.v3 import percent_pb2
 
-from pilot.model.durations import parse_duration
-from pilot.translate.pb import duration, pack
-from pilot.translate.route_match import string_matcher
+# The filter names are re-exported: listeners.py imports them from here.
+from pilot.translate.route_policies import CORS_FILTER, FAULT_FILTER, hundred, million
 
-FAULT_FILTER = "envoy.filters.http.fault"
-CORS_FILTER = "envoy.filters.http.cors"
-# Istio's mesh-wide default retry policy (meshConfig.defaultHttpRetryPolicy unset).
-DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
-DEFAULT_RETRIES = 2
+__all__ = ["CORS_FILTER", "FAULT_FILTER", "HeaderOps", "apply_rewrite", "direct_response", "header_ops",
+           "headers_operations", "mirror_policies", "redirect_action"]
 
 ClusterFor = Callable[[Mapping[str, Any]], str]
 
 
-def fraction(percent: float) -> percent_pb2.FractionalPercent:
-    return percent_pb2.FractionalPercent(numerator=round(percent * 10000),
-                                         denominator=percent_pb2.FractionalPercent.MILLION)
+# ---- headers ------------------------------------------------------------------------------------
+
+@dataclass
+class HeaderOps:
+    """One `Headers` block: what to add/remove on each side, and an authority to rewrite to."""
+
+    request_add: list[base_pb2.HeaderValueOption] = field(default_factory=list)
+    request_remove: list[str] = field(default_factory=list)
+    response_add: list[base_pb2.HeaderValueOption] = field(default_factory=list)
+    response_remove: list[str] = field(default_factory=list)
+    authority: str = ""
+
+    def apply_to(self, target: rc.Route | rc.WeightedCluster.ClusterWeight) -> None:
+        target.request_headers_to_add.extend(self.request_add)
+        target.request_headers_to_remove.extend(self.request_remove)
+        target.response_headers_to_add.extend(self.response_add)
+        target.response_headers_to_remove.extend(self.response_remove)
 
 
-def _percentage(block: Mapping[str, Any]) -> float:
-    pct = block.get("percentage")
-    if isinstance(pct, Mapping):
-        return float(pct.get("value", 100.0))
-    if block.get("percent") is not None:  # deprecated int field
-        return float(block["percent"])
-    return 100.0
+def _is_authority(key: str) -> bool:
+    return key.lower() in (":authority", "host")
 
 
-def retry_policy(retries: Mapping[str, Any] | None) -> rc.RetryPolicy | None:
-    retries = retries if retries is not None else {}
-    attempts = int(retries.get("attempts", DEFAULT_RETRIES))
-    if attempts <= 0:
-        return None
-    rp = rc.RetryPolicy(host_selection_retry_max_attempts=5)
-    rp.num_retries.value = attempts
-    retry_on = [s.strip() for s in str(retries.get("retryOn", DEFAULT_RETRY_ON)).split(",") if s.strip()]
-    codes = [int(s) for s in retry_on if s.isdigit()]
-    names = [s for s in retry_on if not s.isdigit()]
-    if codes and "retriable-status-codes" not in names:
-        names.append("retriable-status-codes")
-    rp.retry_on = ",".join(names)
-    rp.retriable_status_codes.extend(codes)
-    if retries.get("perTryTimeout"):
-        rp.per_try_timeout.CopyFrom(duration(parse_duration(retries["perTryTimeout"])))
-    if retries.get("retryRemoteLocalities") is not True:
-        rp.retry_host_predicate.append(rc.RetryPolicy.RetryHostPredicate(
-            name="envoy.retry_host_predicates.previous_hosts",
-            typed_config=pack(previous_hosts_pb2.PreviousHostsPredicate())))
-    return rp
+def _is_internal(key: str) -> bool:
+    """Pseudo-headers and Host cannot be edited as headers; Istio turns them into a host rewrite."""
+    return key.startswith(":") or key.lower() == "host"
 
 
-def fault_config(fault: Mapping[str, Any]) -> fault_pb2.HTTPFault:
-    f = fault_pb2.HTTPFault()
-    delay = fault.get("delay")
-    if delay:
-        d = common_fault.FaultDelay(percentage=fraction(_percentage(delay)))
-        d.fixed_delay.CopyFrom(duration(parse_duration(delay.get("fixedDelay", "0s"))))
-        f.delay.CopyFrom(d)
-    abort = fault.get("abort")
-    if abort:
-        a = fault_pb2.FaultAbort(percentage=fraction(_percentage(abort)))
-        if abort.get("grpcStatus") is not None:
-            a.grpc_status = int(abort["grpcStatus"]) if str(abort["grpcStatus"]).isdigit() else 14
-        else:
-            a.http_status = int(abort.get("httpStatus", 500))
-        f.abort.CopyFrom(a)
-    return f
+def _values(ops: Mapping[str, Any], verb: str, append: bool) -> tuple[list[base_pb2.HeaderValueOption], str]:
+    action = (base_pb2.HeaderValueOption.APPEND_IF_EXISTS_OR_ADD if append
+              else base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD)
+    out, authority = [], ""
+    for key, value in sorted((ops.get(verb) or {}).items()):
+        if _is_authority(str(key)):
+            authority = str(value)
+        if _is_internal(str(key)):
+            continue
+        out.append(base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=str(key), value=str(value)),
+                                              append_action=action))
+    return out, authority
 
 
-def cors_config(cors: Mapping[str, Any]) -> cors_pb2.CorsPolicy:
-    c = cors_pb2.CorsPolicy()
-    for o in cors.get("allowOrigins") or []:
-        c.allow_origin_string_match.append(string_matcher(o))
-    for o in cors.get("allowOrigin") or []:  # deprecated plain strings
-        c.allow_origin_string_match.add().exact = str(o)
-    if cors.get("allowMethods"):
-        c.allow_methods = ",".join(cors["allowMethods"])
-    if cors.get("allowHeaders"):
-        c.allow_headers = ",".join(cors["allowHeaders"])
-    if cors.get("exposeHeaders"):
-        c.expose_headers = ",".join(cors["exposeHeaders"])
-    if cors.get("maxAge"):
-        c.max_age = str(int(parse_duration(cors["maxAge"])))
-    if cors.get("allowCredentials") is not None:
-        c.allow_credentials.value = bool(cors["allowCredentials"])
-    return c
+def headers_operations(headers: Mapping[str, Any] | None) -> HeaderOps:
+    req = (headers or {}).get("request") or {}
+    resp = (headers or {}).get("response") or {}
+    req_set, set_authority = _values(req, "set", append=False)
+    req_add, add_authority = _values(req, "add", append=True)
+    resp_set, _ = _values(resp, "set", append=False)
+    resp_add, _ = _values(resp, "add", append=True)
+    return HeaderOps(
+        request_add=req_set + req_add,
+        request_remove=[str(h) for h in req.get("remove") or [] if not _is_internal(str(h))],
+        response_add=resp_set + resp_add,
+        response_remove=[str(h) for h in resp.get("remove") or [] if not _is_internal(str(h))],
+        authority=set_authority or add_authority,
+    )
 
 
 def header_ops(headers: Mapping[str, Any] | None, side: str
                ) -> tuple[list[base_pb2.HeaderValueOption], list[str]]:
-    ops = (headers or {}).get(side) or {}
-    add: list[base_pb2.HeaderValueOption] = []
-    for key, value in sorted((ops.get("set") or {}).items()):
-        add.append(base_pb2.HeaderValueOption(
-            header=base_pb2.HeaderValue(key=str(key), value=str(value)),
-            append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD))
-    for key, value in sorted((ops.get("add") or {}).items()):
-        add.append(base_pb2.HeaderValueOption(
-            header=base_pb2.HeaderValue(key=str(key), value=str(value)),
-            append_action=base_pb2.HeaderValueOption.APPEND_IF_EXISTS_OR_ADD))
-    return add, [str(h) for h in ops.get("remove") or []]
+    """One side ("request" or "response") of a Headers block, as (to add, to remove)."""
+    ops = headers_operations(headers)
+    if side == "request":
+        return ops.request_add, ops.request_remove
+    return ops.response_add, ops.response_remove
 
 
-_REDIRECT_CODES = {301: rc.RedirectAction.MOVED_PERMANENTLY, 302: rc.RedirectAction.FOUND,
-                   303: rc.RedirectAction.SEE_OTHER, 307: rc.RedirectAction.TEMPORARY_REDIRECT,
-                   308: rc.RedirectAction.PERMANENT_REDIRECT}
+# ---- redirect and direct response ---------------------------------------------------------------
+
+_REDIRECT_CODES = {0: rc.RedirectAction.MOVED_PERMANENTLY, 301: rc.RedirectAction.MOVED_PERMANENTLY,
+                   302: rc.RedirectAction.FOUND, 303: rc.RedirectAction.SEE_OTHER,
+                   307: rc.RedirectAction.TEMPORARY_REDIRECT, 308: rc.RedirectAction.PERMANENT_REDIRECT}
 
 
-def redirect_action(r: Mapping[str, Any]) -> rc.RedirectAction:
-    ra = rc.RedirectAction(response_code=_REDIRECT_CODES.get(int(r.get("redirectCode", 301)),
+def redirect_action(r: Mapping[str, Any], listener_port: int = 0, is_tls: bool = False) -> rc.RedirectAction:
+    # Validation rejects other codes; translating them to 301 keeps Envoy from rejecting the route.
+    ra = rc.RedirectAction(response_code=_REDIRECT_CODES.get(int(r.get("redirectCode") or 0),
                                                              rc.RedirectAction.MOVED_PERMANENTLY))
-    if r.get("uri"):
-        ra.path_redirect = str(r["uri"])
     if r.get("authority"):
         ra.host_redirect = str(r["authority"])
-    if r.get("port"):
-        ra.port_redirect = int(r["port"])
+    if r.get("prefixRewrite"):
+        ra.prefix_rewrite = str(r["prefixRewrite"])
+    elif r.get("uri"):
+        ra.path_redirect = str(r["uri"])
     if r.get("scheme"):
         ra.scheme_redirect = str(r["scheme"])
+    if r.get("port") or r.get("derivePort"):
+        if r.get("port"):
+            ra.port_redirect = int(r["port"])
+        elif r.get("derivePort") == "FROM_REQUEST_PORT":
+            # Envoy cannot copy the request's port, but routes are built per listener port, so that
+            # port is the request's. FROM_PROTOCOL_DEFAULT is Envoy's own behaviour (no port).
+            ra.port_redirect = listener_port
+        scheme = str(r.get("scheme") or ("https" if is_tls else "http"))
+        if (scheme, ra.port_redirect) in (("http", 80), ("https", 443)):
+            ra.port_redirect = 0  # no explicit default port in Location
     return ra
 
 
@@ -143,49 +129,48 @@ def direct_response(d: Mapping[str, Any]) -> rc.DirectResponseAction:
     if "string" in body:
         dr.body.inline_string = str(body["string"])
     elif "bytes" in body:
-        import base64
-
         dr.body.inline_bytes = base64.b64decode(str(body["bytes"]))
     return dr
 
 
+# ---- rewrite and mirroring ----------------------------------------------------------------------
+
 def apply_rewrite(action: rc.RouteAction, rewrite: Mapping[str, Any] | None) -> None:
+    """`uriRegexRewrite` wins over `uri`; the authority rewrite is applied by the caller (it also
+    comes from `headers.request.set.host`)."""
     if not rewrite:
         return
-    if rewrite.get("uri") is not None:
-        action.prefix_rewrite = str(rewrite["uri"])
-    if rewrite.get("uriRegexRewrite"):
-        rr = rewrite["uriRegexRewrite"]
+    rr = rewrite.get("uriRegexRewrite")
+    if rr:
         action.regex_rewrite.pattern.CopyFrom(regex_pb2.RegexMatcher(regex=str(rr.get("match", ""))))
         action.regex_rewrite.substitution = str(rr.get("rewrite", ""))
-    if rewrite.get("authority"):
-        action.host_rewrite_literal = str(rewrite["authority"])
+    elif rewrite.get("uri"):
+        action.prefix_rewrite = str(rewrite["uri"])
+
+
+def _mirror_fraction(pct: Mapping[str, Any] | None, legacy: Any = None) -> Any:
+    """None when the mirror is switched off by an explicit 0 %; 100 % when nothing is said."""
+    if pct is not None:
+        value = float(pct.get("value") or 0)
+        return million(value) if value > 0 else None
+    if legacy is not None:
+        return hundred(int(legacy)) if int(legacy) > 0 else None
+    return hundred(100)
 
 
 def mirror_policies(http: Mapping[str, Any], cluster_for: ClusterFor) -> list[rc.RouteAction.RequestMirrorPolicy]:
-    out = []
-    mirrors: list[tuple[Mapping[str, Any], float]] = []
+    mirrors: list[tuple[Mapping[str, Any], Any]] = []
     if http.get("mirror"):
-        pct = (http.get("mirrorPercentage") or {}).get("value")
-        if pct is None and http.get("mirrorPercent") is not None:
-            pct = http["mirrorPercent"]
-        mirrors.append((http["mirror"], 100.0 if pct is None else float(pct)))
+        mirrors.append((http["mirror"], _mirror_fraction(http.get("mirrorPercentage"), http.get("mirrorPercent"))))
     for m in http.get("mirrors") or []:
-        mirrors.append((m.get("destination") or {}, float((m.get("percentage") or {}).get("value", 100.0))))
-    for dest, pct in mirrors:
+        if m.get("destination"):
+            mirrors.append((m["destination"], _mirror_fraction(m.get("percentage"))))
+    out = []
+    for dest, fraction in mirrors:
+        if fraction is None:
+            continue
         mp = rc.RouteAction.RequestMirrorPolicy(cluster=cluster_for(dest))
-        mp.runtime_fraction.default_value.CopyFrom(fraction(pct))
+        mp.runtime_fraction.default_value.CopyFrom(fraction)
         mp.trace_sampled.value = False
         out.append(mp)
     return out
-
-
-def typed_per_filter(http: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    if http.get("fault"):
-        out[FAULT_FILTER] = pack(fault_config(http["fault"]))
-    if http.get("corsPolicy"):
-        out[CORS_FILTER] = pack(cors_config(http["corsPolicy"]))
-    return out
-
-

@@ -39,15 +39,21 @@ def string_matcher(sm: Mapping[str, Any], ignore_case: bool = False) -> string_p
     return m
 
 
+def is_presence_match(sm: Mapping[str, Any] | None) -> bool:
+    """Istio: an empty StringMatch, or regex "*" (not RE2, a wildcard), means "is present"."""
+    return not sm or sm.get("regex") == "*" or not any(k in sm for k in ("exact", "prefix", "regex"))
+
+
 def header_matcher(name: str, sm: Mapping[str, Any] | None, invert: bool = False) -> rc.HeaderMatcher:
     hm = rc.HeaderMatcher(name=name, invert_match=invert)
-    # Istio: an empty match or regex "*" means "the header is present".
-    if not sm or sm.get("regex") == "*" or not any(k in sm for k in ("exact", "prefix", "regex")):
+    if is_presence_match(sm):
         hm.present_match = True
     else:
-        hm.string_match.CopyFrom(string_matcher(sm))
-    if invert:
-        hm.treat_missing_header_as_empty = True
+        hm.string_match.CopyFrom(string_matcher(sm or {}))
+        # withoutHeaders {x: {exact: v}} must also match requests that lack x; a missing header
+        # would otherwise fail the inverted matcher. Not for presence: a missing header read as ""
+        # would count as present.
+        hm.treat_missing_header_as_empty = invert
     return hm
 
 
@@ -61,8 +67,7 @@ def route_match(match: Mapping[str, Any] | None) -> rc.RouteMatch:
         rm.safe_regex.CopyFrom(regex_pb2.RegexMatcher(regex=str(uri["regex"])))
     else:
         rm.prefix = str(uri.get("prefix", "/"))
-    if match.get("ignoreUriCase"):
-        rm.case_sensitive.value = False
+    rm.case_sensitive.value = not match.get("ignoreUriCase")
     for pseudo, field in ((":scheme", "scheme"), (":method", "method"), (":authority", "authority")):
         if match.get(field):
             rm.headers.append(header_matcher(pseudo, match[field]))
@@ -72,20 +77,18 @@ def route_match(match: Mapping[str, Any] | None) -> rc.RouteMatch:
         rm.headers.append(header_matcher(str(name).lower(), sm, invert=True))
     for name, sm in sorted((match.get("queryParams") or {}).items()):
         qp = rc.QueryParameterMatcher(name=str(name))
-        if sm and any(k in sm for k in ("exact", "prefix", "regex")):
-            qp.string_match.CopyFrom(string_matcher(sm))
-        else:
+        if is_presence_match(sm):
             qp.present_match = True
+        else:
+            qp.string_match.CopyFrom(string_matcher(sm))
         rm.query_parameters.append(qp)
     return rm
 
 
-def is_catch_all(match: Mapping[str, Any] | None) -> bool:
-    """Istio stops generating routes after the first one that matches everything."""
-    if not match:
-        return True
-    keys = {k for k, v in match.items() if v and k not in ("name",)}
-    if keys - {"uri"}:
-        return False
-    uri = match.get("uri") or {}
-    return not uri or uri.get("prefix") == "/" or uri.get("regex") in ("*", ".*")
+def is_catch_all(r: rc.Route) -> bool:
+    """Istio stops generating routes after the first one that matches everything (IsCatchAllRoute)."""
+    m = r.match
+    which = m.WhichOneof("path_specifier")
+    path_all = ((which == "prefix" and m.prefix == "/") or (which == "safe_regex" and m.safe_regex.regex == ".*")
+                or (which == "path_separated_prefix" and m.path_separated_prefix == "/"))
+    return path_all and not m.headers and not m.query_parameters and not m.dynamic_metadata

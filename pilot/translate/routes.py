@@ -24,13 +24,12 @@ from pilot.translate.pb import duration
 from pilot.translate.route_actions import (
     apply_rewrite,
     direct_response,
-    header_ops,
+    headers_operations,
     mirror_policies,
     redirect_action,
-    retry_policy,
-    typed_per_filter,
 )
 from pilot.translate.route_match import applies_to, is_catch_all, route_match
+from pilot.translate.route_policies import retry_policy, typed_per_filter
 
 
 class RouteContext:
@@ -70,6 +69,8 @@ def consistent_hash_policy(ch: Mapping[str, Any]) -> list[rc.RouteAction.HashPol
             hp.cookie.path = str(cookie["path"])
         if cookie.get("ttl"):
             hp.cookie.ttl.CopyFrom(duration(parse_duration(cookie["ttl"])))
+        for attr in cookie.get("attributes") or []:
+            hp.cookie.attributes.add(name=str(attr.get("name", "")), value=str(attr.get("value", "")))
     elif ch.get("useSourceIp"):
         hp.connection_properties.source_ip = True
     elif ch.get("httpQueryParameterName"):
@@ -82,14 +83,15 @@ def consistent_hash_policy(ch: Mapping[str, Any]) -> list[rc.RouteAction.HashPol
 def http_routes(ctx: RouteContext, vs: Resource) -> list[rc.Route]:
     out: list[rc.Route] = []
     for http in vs.spec.get("http") or []:
-        matches = list(http.get("match") or [None])
-        matches = [m for m in matches if m is None or applies_to(m, ctx.view, ctx.port, ctx.gateway)]
-        if not matches:
-            continue
-        for m in matches:
+        if not http.get("match"):
+            out.append(_route(ctx, vs, http, None))
+            return out  # routes are matched in order: nothing after a match-all route can be reached
+        for m in http["match"]:
+            if not applies_to(m, ctx.view, ctx.port, ctx.gateway):
+                continue
             out.append(_route(ctx, vs, http, m))
-            if is_catch_all(m):
-                return out  # Istio stops after the first catch-all route
+            if is_catch_all(out[-1]):
+                return out
     return out
 
 
@@ -97,55 +99,60 @@ def _route(ctx: RouteContext, vs: Resource, http: Mapping[str, Any], match: Mapp
            ) -> rc.Route:
     name = ".".join(x for x in (http.get("name"), (match or {}).get("name")) if x)
     r = rc.Route(name=name, match=route_match(match))
-    add, remove = header_ops(http.get("headers"), "request")
-    r.request_headers_to_add.extend(add)
-    r.request_headers_to_remove.extend(remove)
-    add, remove = header_ops(http.get("headers"), "response")
-    r.response_headers_to_add.extend(add)
-    r.response_headers_to_remove.extend(remove)
+    ops = headers_operations(http.get("headers"))
+    ops.apply_to(r)
     for key, cfg in typed_per_filter(http).items():
         r.typed_per_filter_config[key].CopyFrom(cfg)
     if http.get("redirect"):
-        r.redirect.CopyFrom(redirect_action(http["redirect"]))
-        return r
-    if http.get("directResponse"):
+        r.redirect.CopyFrom(redirect_action(http["redirect"], ctx.port))
+    elif http.get("directResponse"):
         r.direct_response.CopyFrom(direct_response(http["directResponse"]))
-        return r
-    r.route.CopyFrom(_route_action(ctx, vs, http))
+    else:
+        r.route.CopyFrom(_route_action(ctx, vs, http, r, ops.authority))
     return r
 
 
-def _route_action(ctx: RouteContext, vs: Resource, http: Mapping[str, Any]) -> rc.RouteAction:
+def _route_action(ctx: RouteContext, vs: Resource, http: Mapping[str, Any], r: rc.Route, authority: str
+                  ) -> rc.RouteAction:
+    """Destinations, timeout, retries, rewrite and mirrors, as istiod's applyHTTPRouteDestination."""
     action = rc.RouteAction()
-    dests = [d for d in http.get("route") or [] if len(http.get("route") or []) == 1
-             or int(d.get("weight", 0)) > 0]
-    if len(dests) == 1:
-        action.cluster = ctx.cluster_for(vs.namespace, dests[0].get("destination") or {})
-        action.hash_policy.extend(ctx.hash_policies(vs.namespace, dests[0].get("destination") or {}))
-        add, remove = header_ops(dests[0].get("headers"), "request")
-        if add or remove:
-            action.ClearField("cluster")
-            cw = action.weighted_clusters.clusters.add(
-                name=ctx.cluster_for(vs.namespace, dests[0].get("destination") or {}))
-            cw.weight.value = 100
-            cw.request_headers_to_add.extend(add)
-            cw.request_headers_to_remove.extend(remove)
-    else:
-        for d in dests:
-            cw = action.weighted_clusters.clusters.add(name=ctx.cluster_for(vs.namespace,
-                                                                            d.get("destination") or {}))
-            cw.weight.value = int(d.get("weight", 0))
-            add, remove = header_ops(d.get("headers"), "request")
-            cw.request_headers_to_add.extend(add)
-            cw.request_headers_to_remove.extend(remove)
-    # Istio disables the route timeout unless the VirtualService sets one.
-    action.timeout.CopyFrom(duration(parse_duration(http["timeout"]) if http.get("timeout") else 0))
-    rp = retry_policy(http.get("retries"))
-    if rp is not None:
-        action.retry_policy.CopyFrom(rp)
+    timeout = duration(parse_duration(http["timeout"]) if http.get("timeout") else 0)
+    action.timeout.CopyFrom(timeout)  # Istio disables the route timeout unless the VirtualService sets one
+    action.max_grpc_timeout.CopyFrom(timeout)
     apply_rewrite(action, http.get("rewrite"))
+    authority = str((http.get("rewrite") or {}).get("authority") or authority)
+    if authority:
+        action.host_rewrite_literal = authority
     action.request_mirror_policies.extend(
         mirror_policies(http, lambda d: ctx.cluster_for(vs.namespace, d)))
+    routes = list(http.get("route") or [])
+    hashed = False
+    if len(routes) == 1:
+        dest = routes[0].get("destination") or {}
+        action.cluster = ctx.cluster_for(vs.namespace, dest)
+        # A single destination's headers go onto the route itself.
+        ops = headers_operations(routes[0].get("headers"))
+        ops.apply_to(r)
+        if ops.authority and not action.host_rewrite_literal:
+            action.host_rewrite_literal = ops.authority
+        hashes = ctx.hash_policies(vs.namespace, dest)
+        action.hash_policy.extend(hashes)
+        hashed = bool(hashes)
+    else:
+        for d in routes:
+            if int(d.get("weight") or 0) == 0:
+                continue  # zero-weight destinations are dropped when there are others
+            dest = d.get("destination") or {}
+            cw = action.weighted_clusters.clusters.add(name=ctx.cluster_for(vs.namespace, dest))
+            cw.weight.value = int(d["weight"])
+            ops = headers_operations(d.get("headers"))
+            ops.apply_to(cw)
+            if ops.authority:
+                cw.host_rewrite_literal = ops.authority
+            action.hash_policy.extend(ctx.hash_policies(vs.namespace, dest))
+    rp = retry_policy(http.get("retries"), consistent_hash=hashed)
+    if rp is not None:
+        action.retry_policy.CopyFrom(rp)
     return action
 
 
@@ -153,6 +160,7 @@ def default_route(cluster: str) -> rc.Route:
     r = rc.Route(name="default", match=rc.RouteMatch(prefix="/"))
     r.route.cluster = cluster
     r.route.timeout.CopyFrom(duration(0))
+    r.route.max_grpc_timeout.CopyFrom(duration(0))
     rp = retry_policy(None)
     assert rp is not None
     r.route.retry_policy.CopyFrom(rp)

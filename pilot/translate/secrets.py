@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from envoy.config.core.v3 import base_pb2, config_source_pb2
+from envoy.config.core.v3 import base_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2, tls_pb2
 from envoy.type.matcher.v3 import string_pb2
 from google.protobuf import any_pb2, wrappers_pb2
 
 from pilot.ca.authority import WorkloadCert
+from pilot.translate.pb import ads_config_source
 
 WORKLOAD_SECRET = "default"
 ROOT_CA_SECRET = "ROOTCA"
@@ -69,16 +70,11 @@ def requested_workload_secrets(
     return allowed, sorted(wanted - WORKLOAD_SECRET_NAMES)
 
 
-def ads_config_source() -> config_source_pb2.ConfigSource:
-    return config_source_pb2.ConfigSource(
-        ads=config_source_pb2.AggregatedConfigSource(),
-        resource_api_version=config_source_pb2.ApiVersion.V3,
-    )
-
-
 def sds_secret_config(name: str, ads: bool = True) -> secret_pb2.SdsSecretConfig:
-    """A reference to secret ``name``; fetched over ADS by default. With ``ads=False`` the reference has no
-    config source, which Envoy resolves against static ``secrets`` in the bootstrap."""
+    """A reference to secret ``name``; fetched over ADS by default, waiting for it without a timeout (as
+    Istio does for ``default``/``ROOTCA``: a listener or cluster must not come up without its cert). With
+    ``ads=False`` the reference has no config source, which Envoy resolves against static ``secrets`` in
+    the bootstrap. The one helper for both the CA's contexts and ``pilot.translate.tls``."""
     if not ads:
         return secret_pb2.SdsSecretConfig(name=name)
     return secret_pb2.SdsSecretConfig(name=name, sds_config=ads_config_source())

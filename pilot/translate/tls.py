@@ -37,14 +37,14 @@ from envoy.extensions.transport_sockets.tls.v3.tls_pb2 import (
 )
 from envoy.type.matcher.v3.string_pb2 import StringMatcher
 from google.protobuf.any_pb2 import Any as AnyPb
-from google.protobuf.duration_pb2 import Duration
 from google.protobuf.struct_pb2 import Struct
 from google.protobuf.wrappers_pb2 import BoolValue
 
 from pilot.model.authn import DISABLE, PERMISSIVE, STRICT
+from pilot.translate.secrets import ROOT_CA_SECRET, WORKLOAD_SECRET, sds_secret_config
 
-SDS_DEFAULT = "default"
-SDS_ROOTCA = "ROOTCA"
+SDS_DEFAULT = WORKLOAD_SECRET
+SDS_ROOTCA = ROOT_CA_SECRET
 TLS_SOCKET = "envoy.transport_sockets.tls"
 RAW_BUFFER_SOCKET = "envoy.transport_sockets.raw_buffer"
 TLS_INSPECTOR = "envoy.filters.listener.tls_inspector"
@@ -67,13 +67,6 @@ def _any(msg: Any) -> AnyPb:
     out = AnyPb()
     out.Pack(msg)
     return out
-
-
-def sds_secret_config(name: str) -> SdsSecretConfig:
-    """SDS over ADS; wait for the secret forever (Istio sets initial_fetch_timeout 0 for default/ROOTCA)."""
-    return SdsSecretConfig(name=name, sds_config=ConfigSource(
-        ads=AggregatedConfigSource(), resource_api_version=ApiVersion.V3,
-        initial_fetch_timeout=Duration(seconds=0)))
 
 
 def _credential_sds(name: str) -> SdsSecretConfig:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,6 +59,9 @@ class XdsHooks:
 
     on_connect: Callable[[core_pb2.Node, Mapping[str, str], str], Awaitable[None]]
     on_disconnect: Callable[[str], Awaitable[None] | None] = field(default=_no_disconnect)
+    # Sees every request's (node id, type URL, requested names) before it is handled, e.g. to count
+    # requests for resources the node may not have.
+    on_request: Callable[[str, str, Sequence[str]], None] | None = None
 
 
 class _Machine(Protocol):
@@ -285,6 +288,10 @@ class XdsServer:
             if default_type is None:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "type_url is required on ADS")
             request.type_url = default_type
+        if self._hooks.on_request is not None:
+            names = request.resource_names_subscribe if hasattr(request, "resource_names_subscribe") \
+                else request.resource_names
+            self._hooks.on_request(stream.node_id, request.type_url, list(names))
         outcome = stream.machine.handle(request)
         stream.dirty.add(request.type_url)
         short = short_name(request.type_url)

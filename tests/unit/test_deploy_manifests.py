@@ -75,3 +75,14 @@ def test_webhook_targets_the_service_and_exactly_the_custom_kinds(by_kind: dict[
 
 def group_versions(group: str) -> set[str]:
     return {v for i in KINDS.values() if i.group == group for v in i.versions}
+
+
+def test_deployment_args_are_accepted_by_pilot_serve() -> None:
+    from pilot.cli import build_parser
+
+    docs = [d for f in sorted((Path(__file__).resolve().parents[2] / "deploy").glob("*.yaml"))
+            for d in yaml.safe_load_all(f.read_text()) if d]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    args = build_parser().parse_args(container["args"])
+    assert args.kube and args.webhook_address.endswith(":15017") and args.webhook_cert_dir

@@ -115,3 +115,27 @@ def test_http_level_handling_of_garbage() -> None:
     code, payload = handle(b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", '
                            b'"request": {"uid": "u", "operation": "DELETE"}}', fake_validator)
     assert code == 200 and payload["response"] == {"uid": "u", "allowed": True}
+
+
+def test_real_validation_messages_match_pilot_validate(tmp_path: Any) -> None:
+    """The webhook answers with the very messages `pilot validate` prints (after FILE:LINE)."""
+    from pilot.sources.yaml_files import load_paths
+    from pilot.validation import validate_document, validate_resource
+
+    bad = vs(weights=(100,))
+    bad["spec"]["http"][0]["match"] = [{"uri": {"regex": "/(unclosed"}}]
+    bad["spec"]["http"][0]["timeout"] = "soon"
+    answer = review(admission_review(bad), validate_resource)["response"]
+    assert answer["allowed"] is False
+    fields = {c["field"] for c in answer["status"]["details"]["causes"]}
+    assert {"spec.http[0].match[0].uri.regex", "spec.http[0].timeout"} <= fields
+    import yaml
+
+    f = tmp_path / "vs.yaml"
+    f.write_text(yaml.safe_dump({**bad, "metadata": {"name": "reviews", "namespace": "bookinfo"}}))
+    resources, _, _ = load_paths([f], validate_document)
+    lines = [x.line().split(": ", 1)[1] for x in validate_resource(resources[0])]
+    for line in lines:
+        assert line in answer["status"]["message"], (line, answer["status"]["message"])
+    good = review(admission_review(vs(weights=(80, 20))), validate_resource)["response"]
+    assert good["allowed"] is True

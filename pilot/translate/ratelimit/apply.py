@@ -23,6 +23,8 @@ Resources = dict[str, dict[str, any_pb2.Any]]
 CLUSTER = type_url(cluster_pb2.Cluster)
 LISTENER = type_url(listener_pb2.Listener)
 HTTP2_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+AUTH_TYPES = frozenset({"type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+                        "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"})
 
 
 def apply_rate_limit_policies(snapshot: MeshSnapshot, view: ProxyView,
@@ -41,14 +43,14 @@ def apply_rate_limit_policies(snapshot: MeshSnapshot, view: ProxyView,
     for name, packed in list(listeners.items()):
         lis = listener_pb2.Listener()
         packed.Unpack(lis)
-        if lis.traffic_direction == 1 and _prepend(lis, filters):  # INBOUND
+        if lis.traffic_direction == 1 and _insert(lis, filters):  # INBOUND
             listeners[name] = pack(lis)
     if any(r.is_global for r in rules):
         out.setdefault(CLUSTER, {})[RLS_CLUSTER] = pack(rate_limit_cluster(address))
     return out, findings
 
 
-def _prepend(lis: listener_pb2.Listener, filters: list[hcm.HttpFilter]) -> bool:
+def _insert(lis: listener_pb2.Listener, filters: list[hcm.HttpFilter]) -> bool:
     changed = False
     for chain in lis.filter_chains:
         for f in chain.filters:
@@ -57,8 +59,11 @@ def _prepend(lis: listener_pb2.Listener, filters: list[hcm.HttpFilter]) -> bool:
                 continue
             f.typed_config.Unpack(manager)
             current = list(manager.http_filters)
+            # After authentication and authorization, as Istio orders its filters: a request that is
+            # refused anyway must not spend a token.
+            at = next((i for i, h in enumerate(current) if h.typed_config.type_url not in AUTH_TYPES), len(current))
             del manager.http_filters[:]
-            manager.http_filters.extend(filters + current)
+            manager.http_filters.extend(current[:at] + filters + current[at:])
             f.typed_config.Pack(manager)
             changed = True
     return changed

@@ -109,3 +109,25 @@ def test_policies_select_by_namespace_and_labels() -> None:
     reviews = MESH.pod("reviews")
     out, _ = run(policy(rule, app="reviews"), pod=reviews)
     assert http_filters(out, f"{reviews.ip}_9080")[0] == "meshpilot.local_ratelimit.default/rl/r"
+
+
+def test_with_security_rate_limits_go_after_rbac_and_envoy_filters_come_last() -> None:
+    from pilot.translate.generate import finish, generate_base
+    from pilot.translate.secure_generate import apply_security
+    from tests.unit.translate.envoyfilter_kit import envoy_filter, hcm_match
+
+    authz = yaml.safe_dump({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                            "metadata": {"name": "allow", "namespace": "default"},
+                            "spec": {"selector": {"matchLabels": {"app": "productpage"}}, "rules": [{}]}})
+    first = envoy_filter([{"applyTo": "HTTP_FILTER", "match": hcm_match(), "patch": {
+        "operation": "INSERT_FIRST", "value": {"name": "patched-first", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}}}}])
+    rule = {"name": "r", "limit": {"tokens": 1, "fillInterval": "1s"}}
+    res = resources_from_yaml(MESH.yaml()) + resources_from_yaml(authz) + resources_from_yaml(policy(rule)) \
+        + resources_from_yaml(first)
+    snap = build_snapshot(res)
+    view = snap.proxy_view(NodeId.parse(PP.node_id))
+    out, findings = finish(snap, view, apply_security(snap, view, generate_base(snap, view), mtls=False))
+    assert not findings
+    assert http_filters(out) == ["patched-first", "envoy.filters.http.rbac", "meshpilot.local_ratelimit.default/rl/r",
+                                 *DEFAULT_HTTP]

@@ -1,0 +1,118 @@
+"""`pilot simulate`, `pilot analyze` and `pilot test`: the CLI glue that reads files and prints.
+
+The simulator and analyzers are pure (pilot.simulate, pilot.analysis); this module loads YAML with the
+file source's loader and validation, as `pilot serve` would, so invalid resources are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def load_resources(paths: list[Path] | list[str], quiet: bool = False) -> list[Any]:
+    """Valid resources from files/dirs; problems go to stderr (invalid resources are skipped)."""
+    from pilot.server_main import make_document_check, make_validator
+    from pilot.sources.yaml_files import load_paths
+
+    resources, findings, _ = load_paths(paths, make_document_check())
+    validator = make_validator()
+    latest = {r.key: r for r in resources}  # a later document with the same kind/namespace/name replaces it
+    kept = []
+    for r in latest.values():
+        problems = validator(r) if validator else []
+        findings.extend(problems)
+        if not any(p.is_error for p in problems):
+            kept.append(r)
+    if not quiet:
+        for f in findings:
+            if f.is_error:
+                print(f"skipped: {f.line()}", file=sys.stderr)
+    return kept
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from pilot.model.snapshot import build_snapshot
+    from pilot.simulate.engine import SimulationError, simulate
+    from pilot.simulate.render import print_result
+    from pilot.simulate.request import Request, RequestError, parse_header
+
+    try:
+        headers = dict(parse_header(h) for h in args.header or [])
+        request = Request.from_url(args.url, args.method, headers)
+        result = simulate(build_snapshot(load_resources(args.config)), args.source, request)
+    except (RequestError, SimulationError) as exc:
+        print(f"pilot simulate: {exc}", file=sys.stderr)
+        return 2
+    if args.output == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print_result(result)
+    if not result.ok:
+        print(f"request fails: {result.error or 'denied'}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from pilot.analysis import analyze
+    from pilot.analysis.render import print_findings
+    from pilot.model.snapshot import build_snapshot
+
+    findings = analyze(build_snapshot(load_resources(args.paths)))
+    if args.output == "json":
+        print(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        print_findings(findings)
+    return 1 if any(f.is_error for f in findings) else 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from pilot.simulate.policytest import PolicyTestError, load_tests, run_test
+    from pilot.simulate.report import outcomes_json, print_outcomes
+
+    try:
+        tests = load_tests(args.paths)
+    except (PolicyTestError, OSError) as exc:
+        print(f"pilot test: {exc}", file=sys.stderr)
+        return 2
+    if not tests:
+        print("pilot test: no PolicyTest documents found", file=sys.stderr)
+        return 2
+    outcomes = [o for t in tests for o in run_test(t, lambda paths: load_resources(paths))]
+    if args.verify_envoy:
+        from pilot.testing.policy_verify import verify_with_envoy
+
+        outcomes += verify_with_envoy(tests, load_resources)
+    if args.output == "json":
+        print(outcomes_json(outcomes))
+    else:
+        print_outcomes(outcomes, Console())
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
+def add_policy_commands(sub: Any) -> None:
+    s = sub.add_parser("simulate", help="where would this request go, and would it be allowed")
+    s.add_argument("--config", action="append", required=True, metavar="DIR", help="YAML files/dirs (repeatable)")
+    s.add_argument("--from", dest="source", required=True, metavar="POD.NAMESPACE", help="the client pod")
+    s.add_argument("--url", required=True, help="e.g. http://reviews:9080/path")
+    s.add_argument("-H", "--header", action="append", metavar="'Name: value'", help="request header (repeatable)")
+    s.add_argument("-X", "--method", default="GET")
+    s.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    s.set_defaults(func=_simulate)
+
+    a = sub.add_parser("analyze", help="cross-resource findings with Istio's codes; exit 1 on any error")
+    a.add_argument("paths", nargs="+")
+    a.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    a.set_defaults(func=_analyze)
+
+    t = sub.add_parser("test", help="run declarative policy tests (kind: PolicyTest)")
+    t.add_argument("paths", nargs="+")
+    t.add_argument("--verify-envoy", action="store_true",
+                   help="also send each case through real Envoys on loopback and compare")
+    t.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    t.set_defaults(func=_test)
