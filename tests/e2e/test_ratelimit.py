@@ -214,4 +214,6 @@ def test_global_limit_is_shared_by_two_sidecars_through_redis(start_mesh: StartM
     assert [k.decode() for k in client.keys("meshpilot:rl:*")] == [
         "meshpilot:rl:meshpilot|meshpilot_rule=default/productpage-global/all-requests"]
     client.close()
+    metrics = runner.http("/metrics")[1].decode()
+    assert f'meshpilot_ratelimit_decisions_total{{code="ok"}} {float(statuses[200])}' in metrics, metrics
     no_rejections(runner)
