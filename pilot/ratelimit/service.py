@@ -11,6 +11,7 @@ known rule are allowed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import grpc
@@ -39,10 +40,20 @@ class RateLimitService(rls_pb2_grpc.RateLimitServiceServicer):
         self.lookup = lookup
         self.allowed = 0
         self.over_limit = 0
+        self.errors = 0
+        self._last_error_log = -1e9
 
     async def ShouldRateLimit(self, request: rls_pb2.RateLimitRequest,
                               context: grpc.aio.ServicerContext) -> rls_pb2.RateLimitResponse:
-        return await self.decide(request)
+        try:
+            return await self.decide(request)
+        except Exception as exc:  # the store (Redis) is down: let Envoy's failure mode decide
+            self.errors += 1
+            if time.monotonic() - self._last_error_log > 10:
+                self._last_error_log = time.monotonic()
+                log.warning("rate limit store failed (%d errors so far): %s", self.errors, exc)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"rate limit store unavailable: {exc}")
+            raise  # abort raises; this keeps type checkers sure the function never falls through
 
     async def decide(self, request: rls_pb2.RateLimitRequest) -> rls_pb2.RateLimitResponse:
         hits = request.hits_addend or 1

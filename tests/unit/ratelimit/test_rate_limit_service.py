@@ -85,3 +85,31 @@ async def test_two_replicas_share_one_redis_bucket(redis_url: str) -> None:
     finally:
         for r in replicas:
             await r.store.close()
+
+
+class BrokenStore:
+    async def take(self, key: str, bucket: TokenBucket, hits: int) -> bool:
+        raise ConnectionError("redis is gone")
+
+    async def close(self) -> None:
+        pass
+
+
+class AbortingContext:
+    def __init__(self) -> None:
+        self.aborted: tuple[object, str] | None = None
+
+    async def abort(self, code: object, details: str) -> None:
+        self.aborted = (code, details)
+        raise RuntimeError("aborted")
+
+
+async def test_store_failure_is_an_unavailable_error_so_envoy_fails_open() -> None:
+    import grpc
+
+    svc = RateLimitService(BrokenStore(), lookup)
+    ctx = AbortingContext()
+    with pytest.raises(RuntimeError, match="aborted"):
+        await svc.ShouldRateLimit(request(("meshpilot_rule", RULE.rule_id)), ctx)  # type: ignore[arg-type]
+    assert ctx.aborted is not None and ctx.aborted[0] == grpc.StatusCode.UNAVAILABLE
+    assert "redis is gone" in ctx.aborted[1] and svc.errors == 1
