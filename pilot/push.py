@@ -20,13 +20,13 @@ from pilot.model.mesh import MeshConfig
 from pilot.model.proxy import NodeId, NodeIdError, ProxyView
 from pilot.model.snapshot import MeshSnapshot, build_snapshot
 from pilot.sources.store import ConfigStore
-from pilot.translate.generate import Resources, finish, generate_base
+from pilot.translate.generate import Resources, generate_with_findings
 from pilot.xds.cache import ResourceCache
 from pilot.xds.server import StreamRefused
 
 log = logging.getLogger(__name__)
 
-Generator = Callable[[MeshSnapshot, ProxyView], Resources]
+Generator = Callable[[MeshSnapshot, ProxyView], tuple[Resources, list[Finding]]]
 
 
 @dataclass
@@ -42,12 +42,10 @@ class PushStats:
 
 class MeshController:
     def __init__(self, store: ConfigStore, cache: ResourceCache, mesh: MeshConfig | None = None,
-                 generator: Generator = generate_base) -> None:
+                 generator: Generator = generate_with_findings) -> None:
         self.store = store
         self.cache = cache
         self.mesh = mesh or MeshConfig()
-        # The mesh translation (wrapped by security, see pilot.security.wiring); `finish` then applies
-        # RateLimitPolicies and EnvoyFilters, which must see the final config.
         self.generator = generator
         self.snapshot: MeshSnapshot | None = None
         self.nodes: dict[str, NodeId] = {}
@@ -98,7 +96,7 @@ class MeshController:
             self._memo, self._memo_version = {}, snap.version
         memo = self._memo.get(view)
         if memo is None:
-            memo = finish(snap, view, self.generator(snap, view))
+            memo = self.generator(snap, view)
             self._memo[view] = memo
             self.stats.translations += 1
         else:

@@ -181,7 +181,7 @@ class ControlPlane:
             return Response.json({"error": f"no proxy {proxy!r}; see /debug/syncz"}, 404)
         out: dict[str, dict[str, object]] = {}
         for type_url, typed in node.types.items():
-            out[type_url] = {name: json_format.MessageToDict(_unpack(r.any))
+            out[type_url] = {name: _redacted(json_format.MessageToDict(_unpack(r.any)))
                              for name, r in typed.resources.items()}
         return Response.json(redact_private_keys(out))
 
@@ -193,6 +193,14 @@ class ControlPlane:
             "translation_findings": {proxy: [f.as_dict() for f in fs]
                                      for proxy, fs in sorted(self.controller.translation_findings.items())},
         })
+
+
+def _redacted(resource: dict[str, Any]) -> dict[str, Any]:
+    """Private keys never leave through debug endpoints (Envoy's admin config_dump redacts them too)."""
+    cert = resource.get("tlsCertificate")
+    if isinstance(cert, dict) and "privateKey" in cert:
+        cert["privateKey"] = {"inlineString": "[redacted]"}
+    return resource
 
 
 def _unpack(a):  # type: ignore[no-untyped-def]

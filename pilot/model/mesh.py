@@ -15,6 +15,9 @@ class MeshConfig:
     # Istio's default: 10 s connect timeout for outbound clusters.
     connect_timeout_s: float = 10.0
     outbound_traffic_policy: str = "ALLOW_ANY"
+    # True when the control plane runs a CA (`pilot serve --ca-dir`): sidecars then get workload
+    # certificates, so PeerAuthentication and auto-mTLS apply. Without it traffic stays plaintext.
+    workload_mtls: bool = False
     # host:port of meshpilot's rate limit service (envoy.service.ratelimit.v3), for global limits.
     # `pilot serve` fills it in with the address it serves on; "" means no global rate limiting.
     rate_limit_service: str = ""

@@ -9,6 +9,7 @@ DestinationRules for a host. Pure lookups over a snapshot, following Istio's pre
 from __future__ import annotations
 
 import fnmatch
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,6 +40,8 @@ def selects(resource: Resource, view: ProxyView, field: str = "workloadSelector"
 
 
 def sidecar_for(snapshot: MeshSnapshot, view: ProxyView) -> Resource | None:
+    if view.is_gateway:
+        return None  # routers never take a Sidecar: they see every exported service
     sidecars = snapshot.of_kind("Sidecar")
     own = [s for s in sidecars if s.namespace == view.namespace]
     for s in own:
@@ -51,9 +54,13 @@ def sidecar_for(snapshot: MeshSnapshot, view: ProxyView) -> Resource | None:
     return next((s for s in sidecars if s.namespace == root and not s.spec.get("workloadSelector")), None)
 
 
-def _exported_to(spec: Mapping[str, Any], owner_ns: str, viewer_ns: str) -> bool:
+def exported_to(spec: Mapping[str, Any], owner_ns: str, viewer_ns: str) -> bool:
+    """`exportTo`: `*` everyone, `.` the owner's namespace, or namespace names; absent means `*`."""
     export = spec.get("exportTo") or ["*"]
     return any(e == "*" or (e == "." and owner_ns == viewer_ns) or e == viewer_ns for e in export)
+
+
+_exported_to = exported_to
 
 
 def egress_hosts(sidecar: Resource | None) -> tuple[str, ...]:
@@ -96,31 +103,57 @@ def vs_gateways(vs: Resource) -> list[str]:
     return [str(g) for g in vs.spec.get("gateways") or ["mesh"]]
 
 
+class _HostIndex:
+    """VirtualServices by resolved host (exact) and the wildcard ones, each list oldest first, so a
+    lookup costs the candidates for one host instead of a scan of every VirtualService."""
+
+    def __init__(self, snapshot: MeshSnapshot) -> None:
+        self.exact: dict[str, list[Resource]] = {}
+        self.wildcard: list[tuple[str, int, Resource]] = []
+        for age, vs in enumerate(snapshot.of_kind("VirtualService")):
+            for h in dict.fromkeys(virtual_service_hosts(vs, snapshot.mesh.domain_suffix)):
+                if h.startswith("*"):
+                    self.wildcard.append((h, age, vs))
+                else:
+                    self.exact.setdefault(h, []).append(vs)
+
+    def candidates(self, hostname: str) -> list[Resource]:
+        """Exact matches (oldest first), then wildcards, longest first and oldest first among equals."""
+        wild = sorted(((-len(h), age, vs) for h, age, vs in self.wildcard if host_matches(h, hostname)),
+                      key=lambda t: (t[0], t[1]))
+        return [*self.exact.get(hostname, ()), *(vs for _, _, vs in wild)]
+
+
+_INDEXES: weakref.WeakKeyDictionary[MeshSnapshot, _HostIndex] = weakref.WeakKeyDictionary()
+
+
+def _host_index(snapshot: MeshSnapshot) -> _HostIndex:
+    index = _INDEXES.get(snapshot)
+    if index is None:
+        index = _INDEXES[snapshot] = _HostIndex(snapshot)
+    return index
+
+
 def virtual_service_for(snapshot: MeshSnapshot, view: ProxyView, hostname: str,
                         sidecar: Resource | None = None, gateway: str = "mesh") -> Resource | None:
     """The VirtualService that routes `hostname` for this proxy: the oldest visible one naming it.
 
-    An exact host beats a wildcard host, as in Istio's host precedence.
+    An exact host beats a wildcard host and a longer wildcard beats a shorter one, as in Istio's host
+    precedence; among equals the oldest wins (sidecars never merge VirtualServices, IST0109).
     """
-    hosts = egress_hosts(sidecar if sidecar is not None else sidecar_for(snapshot, view))
-    best: tuple[int, Resource] | None = None
-    for vs in snapshot.of_kind("VirtualService"):
+    hosts: tuple[str, ...] | None = None
+    for vs in _host_index(snapshot).candidates(hostname):
         if gateway not in vs_gateways(vs) and not (gateway != "mesh" and _gw_matches(vs, gateway)):
             continue
         if not _exported_to(vs.spec, vs.namespace, view.namespace):
             continue
-        if gateway == "mesh" and not imports(hosts, view.namespace, vs.namespace, hostname):
-            continue
-        for h in virtual_service_hosts(vs, snapshot.mesh.domain_suffix):
-            if h == hostname:
-                rank = 0
-            elif host_matches(h, hostname):
-                rank = 1
-            else:
+        if gateway == "mesh":
+            if hosts is None:
+                hosts = egress_hosts(sidecar if sidecar is not None else sidecar_for(snapshot, view))
+            if not imports(hosts, view.namespace, vs.namespace, hostname):
                 continue
-            if best is None or rank < best[0]:
-                best = (rank, vs)
-    return best[1] if best else None
+        return vs
+    return None
 
 
 def _gw_matches(vs: Resource, gateway: str) -> bool:
@@ -153,3 +186,28 @@ def destination_rule_for(snapshot: MeshSnapshot, view: ProxyView, hostname: str)
 
 def subsets(dr: Resource | None) -> list[Mapping[str, Any]]:
     return list(dr.spec.get("subsets") or []) if dr else []
+
+
+def virtual_service_only_hosts(snapshot: MeshSnapshot, view: ProxyView, services: Iterable[Service],
+                               sidecar: Resource | None = None) -> list[tuple[str, Resource]]:
+    """Mesh VirtualService hosts no visible service has, with the VirtualService that routes each.
+
+    Istio gives such a host (say `alias.example.com` routed to an in-mesh service) its own virtual host
+    on a sidecar's outbound routes; wildcard hosts that cover a visible service only shape that
+    service's routes. `*` is never a host of the mesh gateway.
+    """
+    known = {s.hostname for s in services}
+    hosts = egress_hosts(sidecar if sidecar is not None else sidecar_for(snapshot, view))
+    out: dict[str, Resource] = {}
+    for vs in snapshot.of_kind("VirtualService"):
+        if "mesh" not in vs_gateways(vs) or not _exported_to(vs.spec, vs.namespace, view.namespace):
+            continue
+        for h in virtual_service_hosts(vs, snapshot.mesh.domain_suffix):
+            if h == "*" or h in out or h in known:
+                continue
+            if h.startswith("*") and any(host_matches(h, k) for k in known):
+                continue  # only a wildcard can cover a service under another name
+            if imports(hosts, view.namespace, vs.namespace, h) \
+                    and virtual_service_for(snapshot, view, h, sidecar) is vs:
+                out[h] = vs
+    return sorted(out.items())

@@ -26,6 +26,7 @@ from pilot.model.registry import (
     workload_from_pod,
 )
 from pilot.model.resource import ConfigKey, Resource
+from pilot.model.serviceentry import registry_from_entries
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +103,10 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
     by_kind: dict[str, list[Resource]] = {}
     for r in resources:
         by_kind.setdefault(r.kind, []).append(r)
-    workloads = tuple(w for w in (workload_from_pod(p) for p in by_kind.get("Pod", [])) if w)
+    pods = tuple(w for w in (workload_from_pod(p) for p in by_kind.get("Pod", [])) if w)
+    # WorkloadEntries are workloads too: Services and ServiceEntries select them like Pods.
+    entry_workloads, entry_services = registry_from_entries(by_kind, pods, mesh.domain_suffix)
+    workloads = pods + entry_workloads
     slices = by_kind.get("EndpointSlice", [])
     services: dict[str, Service] = {}
     endpoints: dict[tuple[str, int], tuple[Endpoint, ...]] = {}
@@ -113,7 +117,7 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         services[svc.hostname] = svc
         for port, eps in endpoints_for_service(svc, workloads, slices).items():
             endpoints[(svc.hostname, port)] = eps
-    for svc, eps_by_port in extra_services:
+    for svc, eps_by_port in [*entry_services, *extra_services]:
         if svc.hostname in services:
             continue
         services[svc.hostname] = svc

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -22,7 +22,6 @@ from pilot.security.gate import ProxyGate
 from pilot.security.rotation_loop import RotationLoop
 from pilot.security.sds import WorkloadSecretSource
 from pilot.security.xds_tls import ServingCertificate
-from pilot.translate.secure_generate import with_security
 from pilot.xds.server import XdsHooks
 
 log = logging.getLogger(__name__)
@@ -98,7 +97,8 @@ def install_security(controller: MeshController,
     """Security for a control plane: authorization and DestinationRule TLS always; with `options` (a CA
     dir) also mTLS, SDS and proxy credentials. Returns the security (to start/stop) and the xDS hooks to
     use instead of the controller's own (None: use them as they are)."""
-    controller.generator = with_security(controller.generator, mtls=options is not None)
+    # Security is part of translation (generate() applies it); the mesh config says whether a CA exists.
+    controller.mesh = replace(controller.mesh, workload_mtls=options is not None)
     if options is None:
         return None, None
     security = MeshSecurity.create(options, controller.mesh.trust_domain)

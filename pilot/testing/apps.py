@@ -8,11 +8,15 @@ Every response is JSON: service, version, pod, the path and headers seen. Specia
 `/status/<code>`) to that version, the others answer 200; `fail_first=<n>` makes the first n requests
 with this exact path and query answer `fail_code` (default 503), and `slow_first=<n>` limits `delay` to
 the first n of them: that is how tests see retries.
+
+A spec starting with `tcp:` (`tcp:echo:v1@127.10.0.50:9000/pod`) starts a TCP echo server instead: each
+line received is answered with one JSON line naming service, version and pod, and echoing the line.
 """
 
 from __future__ import annotations
 
 import json
+import socketserver
 import sys
 import threading
 import time
@@ -100,14 +104,38 @@ def make_handler(state: AppState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(spec: str) -> ThreadingHTTPServer:
-    """`service:version@ip:port[/pod]`."""
+class _TcpEchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def make_tcp_handler(state: AppState) -> type[socketserver.StreamRequestHandler]:
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            for line in self.rfile:
+                reply = {"service": state.service, "version": state.version, "pod": state.pod,
+                         "echo": line.decode("utf-8", "replace").rstrip("\n"),
+                         "client": self.client_address[0]}
+                self.wfile.write(json.dumps(reply).encode() + b"\n")
+                self.wfile.flush()
+
+    return Handler
+
+
+def serve(spec: str) -> socketserver.TCPServer:
+    """`service:version@ip:port[/pod]` (HTTP), or `tcp:service:version@ip:port[/pod]` (TCP echo)."""
+    tcp = spec.startswith("tcp:")
+    spec = spec.removeprefix("tcp:")
     who, _, where = spec.partition("@")
     service, _, version = who.partition(":")
     addr, _, pod = where.partition("/")
     ip, _, port = addr.rpartition(":")
-    server = ThreadingHTTPServer((ip, int(port)), make_handler(AppState(service, version, pod or service)))
-    server.daemon_threads = True
+    state = AppState(service, version, pod or service)
+    server: socketserver.TCPServer
+    if tcp:
+        server = _TcpEchoServer((ip, int(port)), make_tcp_handler(state))
+    else:
+        server = ThreadingHTTPServer((ip, int(port)), make_handler(state))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -27,6 +27,7 @@ class PodSpec:
     service_account: str = ""
     egress_hosts: tuple[str, ...] = ("./*",)
     extra_labels: tuple[tuple[str, str], ...] = ()
+    proxy_type: str = "sidecar"  # "router" for an ingress gateway
 
     @property
     def name(self) -> str:
@@ -54,7 +55,7 @@ class PodSpec:
 
     @property
     def node_id(self) -> str:
-        return f"sidecar~{self.ip}~{self.name}.{self.namespace}~{self.namespace}.svc.cluster.local"
+        return f"{self.proxy_type}~{self.ip}~{self.name}.{self.namespace}~{self.namespace}.svc.cluster.local"
 
     @property
     def app_address(self) -> str:
@@ -65,6 +66,9 @@ class PodSpec:
 class LoopbackMesh:
     pods: list[PodSpec] = field(default_factory=list)
     services: dict[tuple[str, str], int] = field(default_factory=dict)  # (ns, name) -> port
+    gateways: list[PodSpec] = field(default_factory=list)  # router pods: no app, no Sidecar
+    # (ns, name) of a gateway Service -> (port, targetPort) pairs
+    gateway_services: dict[tuple[str, str], tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, workloads: list[tuple[str, str]], block: tuple[int, int, int] | None = None,
@@ -78,6 +82,34 @@ class LoopbackMesh:
 
     def pod(self, service: str, version: str = "") -> PodSpec:
         return next(p for p in self.pods if p.service == service and (not version or p.version == version))
+
+    def add_gateway(self, name: str = "istio-ingressgateway", namespace: str = "istio-system",
+                    labels: tuple[tuple[str, str], ...] = (("istio", "ingressgateway"),), index: int = 200,
+                    service_ports: tuple[tuple[int, int], ...] = ()) -> PodSpec:
+        """An ingress gateway pod (router node id) in this mesh's block, with an optional Service whose
+        `port -> targetPort` pairs tell the gateway which port to listen on for a Gateway server port."""
+        block = self.pods[0].block if self.pods else random_block()
+        gw = PodSpec(name, "v1", index, block, namespace, service_account=f"{name}-service-account",
+                     extra_labels=labels, proxy_type="router")
+        self.gateways.append(gw)
+        if service_ports:
+            self.gateway_services[(namespace, name)] = service_ports
+        return gw
+
+    def _gateway_documents(self) -> list[dict[str, Any]]:
+        docs: list[dict[str, Any]] = []
+        for gw in self.gateways:
+            docs.append({"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"name": gw.name, "namespace": gw.namespace,
+                                      "labels": {"app": gw.service, **dict(gw.extra_labels)}},
+                         "spec": {"serviceAccountName": gw.sa,
+                                  "containers": [{"name": "istio-proxy", "image": "none"}]},
+                         "status": {"podIP": gw.ip}})
+        for (ns, name), ports in sorted(self.gateway_services.items()):
+            docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+                         "spec": {"selector": {"app": name}, "ports": [
+                             {"name": f"port-{p}", "port": p, "targetPort": t} for p, t in ports]}})
+        return docs
 
     def documents(self) -> list[dict[str, Any]]:
         docs: list[dict[str, Any]] = []
@@ -104,7 +136,7 @@ class LoopbackMesh:
                                                        "name": "http"},
                                               "bind": p.bind, "captureMode": "NONE",
                                               "hosts": list(p.egress_hosts)}]}})
-        return docs
+        return docs + self._gateway_documents()
 
     def yaml(self) -> str:
         return yaml.safe_dump_all(self.documents(), sort_keys=False)

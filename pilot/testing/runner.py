@@ -64,6 +64,15 @@ class MeshRunner:
             wait_port(p.ip, 8080)
         return proc
 
+    def start_extra_apps(self, specs: list[str], name: str = "extra-apps") -> Proc:
+        """Upstreams outside the mesh layout (no sidecar): HTTP `svc:ver@ip:port[/pod]` or TCP
+        `tcp:svc:ver@ip:port[/pod]` specs, as `pilot.testing.apps` takes them."""
+        proc = self.group.start(name, [sys.executable, "-m", "pilot.testing.apps", *specs], env=python_env())
+        for spec in specs:
+            ip, _, port = spec.partition("@")[2].partition("/")[0].rpartition(":")
+            wait_port(ip, int(port))
+        return proc
+
     def start_envoy(self, pod: PodSpec, log_level: str = "warn") -> Proc:
         bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000",
                        delta=self.delta, token=self.proxy_token(pod), **self._xds_trust())
@@ -90,12 +99,24 @@ class MeshRunner:
         return {"xds_root_cert": str((self.ca_dir / "root-cert.pem").resolve()),
                 "xds_san": control_plane_spiffe_id("cluster.local")}
 
+    def start_gateway(self, pod: PodSpec, log_level: str = "warn") -> Proc:
+        """An ingress gateway Envoy: a `router~` node id, no app behind it."""
+        if pod.proxy_type != "router":
+            raise ValueError(f"{pod.name} is not a gateway pod (proxy_type {pod.proxy_type!r})")
+        return self.start_envoy(pod, log_level)
+
+    @property
+    def proxies(self) -> list[PodSpec]:
+        return [*self.mesh.pods, *self.mesh.gateways]
+
     def start_all(self) -> None:
         self.start_control_plane()
         self.start_apps()
         for pod in self.mesh.pods:
             self.start_envoy(pod)
-        for pod in self.mesh.pods:
+        for gw in self.mesh.gateways:
+            self.start_gateway(gw)
+        for pod in self.proxies:
             wait_until(lambda p=pod: http_get(f"http://{p.admin}:15000/ready")[0] == 200, 20,
                        what=f"envoy {pod.name} ready")
         self.wait_synced()
@@ -112,7 +133,7 @@ class MeshRunner:
 
     def all_synced(self) -> bool:
         status = {s["proxy"]: s for s in self.syncz()}
-        for pod in self.mesh.pods:
+        for pod in self.proxies:
             entry = status.get(pod.node_id)
             if entry is None:
                 return False

@@ -33,12 +33,19 @@ def outbound_cluster(snapshot: MeshSnapshot, svc: Service, sp: ServicePort, subs
     c = cluster_pb2.Cluster(name=name, connect_timeout=duration(snapshot.mesh.connect_timeout_s))
     if svc.resolution == "DNS":
         c.type = cluster_pb2.Cluster.STRICT_DNS
+        # Istio resolves IPv4 only unless the proxy is dual-stack.
+        c.dns_lookup_family = cluster_pb2.Cluster.V4_ONLY
         c.load_assignment.CopyFrom(_dns_assignment(snapshot, svc, sp, name))
+    elif svc.resolution == "NONE":
+        # resolution NONE: connect to wherever the caller was going (istio convertResolution).
+        c.type = cluster_pb2.Cluster.ORIGINAL_DST
     else:
         c.type = cluster_pb2.Cluster.EDS
         c.eds_cluster_config.eds_config.CopyFrom(ads_config_source())
         c.eds_cluster_config.service_name = name
     apply_traffic_policy(c, policy, sp)
+    if c.type == cluster_pb2.Cluster.ORIGINAL_DST:
+        c.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED  # the only policy Envoy accepts here
     return c
 
 

@@ -34,8 +34,8 @@ def build_endpoints(snapshot: MeshSnapshot, view: ProxyView,
                     services: list[Service]) -> dict[str, any_pb2.Any]:
     out: dict[str, any_pb2.Any] = {}
     for svc in services:
-        if svc.resolution == "DNS":
-            continue  # STRICT_DNS clusters carry their own load assignment
+        if svc.resolution in ("DNS", "NONE"):
+            continue  # STRICT_DNS clusters carry their own load assignment; ORIGINAL_DST needs none
         dr = destination_rule_for(snapshot, view, svc.hostname)
         for sp in svc.ports:
             eps = snapshot.service_endpoints(svc.hostname, sp.port)

@@ -2,63 +2,58 @@
 
 from __future__ import annotations
 
-from envoy.config.cluster.v3 import cluster_pb2
-from envoy.config.endpoint.v3 import endpoint_pb2
-from envoy.config.listener.v3 import listener_pb2
-from envoy.config.route.v3 import route_pb2
 from google.protobuf import any_pb2
 
 from pilot.model.findings import Finding
 from pilot.model.proxy import ProxyView
 from pilot.model.scope import sidecar_for, visible_services
 from pilot.model.snapshot import MeshSnapshot
-from pilot.translate import names
 from pilot.translate.clusters import build_clusters
 from pilot.translate.endpoints import build_endpoints
 from pilot.translate.envoyfilter import apply_envoy_filters
+from pilot.translate.gateway import gateway_resources
 from pilot.translate.listeners import build_listeners
-from pilot.translate.pb import pack, type_url
+from pilot.translate.pb import pack
 from pilot.translate.ratelimit import apply_rate_limit_policies
+from pilot.translate.resource_types import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, Resources
 from pilot.translate.routes import outbound_route_config
+from pilot.translate.secure_generate import apply_security
 from pilot.translate.sidecar_ports import egress_listeners
+from pilot.translate.tcp_routes import outbound_tcp_listener, outbound_tls_listener
 
-CLUSTER = type_url(cluster_pb2.Cluster)
-ENDPOINT = type_url(endpoint_pb2.ClusterLoadAssignment)
-LISTENER = type_url(listener_pb2.Listener)
-ROUTE = type_url(route_pb2.RouteConfiguration)
-
-Resources = dict[str, dict[str, any_pb2.Any]]
+__all__ = ["CLUSTER", "ENDPOINT", "LISTENER", "ROUTE", "SECRET", "Resources", "generate", "generate_with_findings"]
+_OPAQUE_TCP = ("TCP", "MONGO", "MYSQL", "REDIS")
 
 
 def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
+    """Everything one proxy gets: routing, then security (mTLS per PeerAuthentication when the mesh has a
+    CA, AuthorizationPolicy as RBAC, DestinationRule TLS), then RateLimitPolicies and EnvoyFilters."""
     return generate_with_findings(snapshot, view)[0]
 
 
 def generate_with_findings(snapshot: MeshSnapshot, view: ProxyView) -> tuple[Resources, list[Finding]]:
-    """Resources plus what translation found wrong on the way (e.g. EnvoyFilter patches it left out)."""
-    return finish(snapshot, view, generate_base(snapshot, view))
+    """`generate` plus what translation found wrong on the way (e.g. EnvoyFilter patches it left out)."""
+    base = generate_gateway(snapshot, view) if view.is_gateway else generate_sidecar(snapshot, view)
+    return finish(snapshot, view, apply_security(snapshot, view, base, mtls=snapshot.mesh.workload_mtls))
 
 
-def generate_base(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
-    """The mesh's own config for a proxy, before policies that post-process it (security is applied to
-    this by the push loop's generator, RateLimitPolicies and EnvoyFilters by `finish`)."""
+def generate_sidecar(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
     sidecar = sidecar_for(snapshot, view)
     services = visible_services(snapshot, view, sidecar)
-    tcp_cluster_for_port: dict[int, str] = {}
     routes: dict[str, any_pb2.Any] = {}
+    listeners = build_listeners(view, sidecar, {})
     for bind, port, protocol in egress_listeners(sidecar):
-        if protocol in ("TCP", "TLS"):
-            svc = next((s for s in services if s.port(port)), None)
-            if svc is not None:
-                tcp_cluster_for_port[port] = names.outbound_cluster(port, "", svc.hostname)
+        if protocol in _OPAQUE_TCP or protocol == "TLS":
+            build = outbound_tls_listener if protocol == "TLS" else outbound_tcp_listener
+            lis = build(snapshot, view, bind, port, services, sidecar)
+            listeners[lis.name] = pack(lis)
             continue
         rcfg = outbound_route_config(snapshot, view, port, services, sidecar)
         routes[rcfg.name] = pack(rcfg)
-        _ = bind
     return {
         CLUSTER: build_clusters(snapshot, view, services, sidecar),
         ENDPOINT: build_endpoints(snapshot, view, services),
-        LISTENER: build_listeners(view, sidecar, tcp_cluster_for_port),
+        LISTENER: listeners,
         ROUTE: routes,
     }
 
@@ -69,3 +64,17 @@ def finish(snapshot: MeshSnapshot, view: ProxyView, resources: Resources) -> tup
     limited, findings = apply_rate_limit_policies(snapshot, view, resources)
     patched, patch_findings = apply_envoy_filters(snapshot, view, limited)
     return patched, findings + patch_findings
+
+
+def generate_gateway(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
+    """A router sees every exported service; its listeners come from the Gateways selecting it, and
+    it alone gets server certificates (`kubernetes://<credentialName>`) over SDS."""
+    services = visible_services(snapshot, view, None)
+    listeners, routes, secrets = gateway_resources(snapshot, view)
+    return {
+        CLUSTER: build_clusters(snapshot, view, services, None),
+        ENDPOINT: build_endpoints(snapshot, view, services),
+        LISTENER: listeners,
+        ROUTE: routes,
+        SECRET: secrets,
+    }

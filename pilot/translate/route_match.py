@@ -23,9 +23,11 @@ def applies_to(match: Mapping[str, Any], view: ProxyView, port: int, gateway: st
         return False
     if match.get("port") and port and int(match["port"]) != port:
         return False
-    gws = match.get("gateways")
-    return not (gws and gateway not in gws and not any(str(g).endswith("/" + gateway.split("/")[-1])
-                                                       for g in gws))
+    gws = [str(g) for g in match.get("gateways") or []]
+    # A bare gateway name is relative to the VirtualService's namespace; the name alone is compared here
+    # (the VirtualService was already bound to this gateway by its namespaced name).
+    name = gateway.split("/")[-1]
+    return not gws or gateway in gws or any(g == name or g.endswith("/" + name) for g in gws)
 
 
 def string_matcher(sm: Mapping[str, Any], ignore_case: bool = False) -> string_pb2.StringMatcher:

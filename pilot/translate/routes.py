@@ -12,11 +12,17 @@ from typing import Any
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.config.route.v3 import route_pb2
 
+from pilot.model.delegate import expand_delegates
 from pilot.model.durations import parse_duration
 from pilot.model.proxy import ProxyView
 from pilot.model.registry import Service
 from pilot.model.resource import Resource
-from pilot.model.scope import destination_rule_for, resolve_host, virtual_service_for
+from pilot.model.scope import (
+    destination_rule_for,
+    resolve_host,
+    virtual_service_for,
+    virtual_service_only_hosts,
+)
 from pilot.model.snapshot import MeshSnapshot
 from pilot.translate import names
 from pilot.translate.clusters import merged_policy
@@ -180,11 +186,23 @@ def virtual_host(ctx: RouteContext, svc: Service, sidecar: Resource | None) -> r
     vh = rc.VirtualHost(name=names.virtual_host_name(svc.hostname, ctx.port),
                         domains=domains_for(svc, ctx.port, ctx.view.namespace))
     vs = virtual_service_for(ctx.snapshot, ctx.view, svc.hostname, sidecar, ctx.gateway)
-    routes = http_routes(ctx, vs) if vs is not None else []
+    routes = http_routes(ctx, expand_delegates(ctx.snapshot, vs)) if vs is not None else []
     if not routes:
         routes = [default_route(names.outbound_cluster(ctx.port, "", svc.hostname))]
     vh.routes.extend(routes)
     return vh
+
+
+def _add_unique(rcfg: route_pb2.RouteConfiguration, vh: rc.VirtualHost, used: set[str]) -> None:
+    """Envoy rejects a route configuration naming one domain twice (two ServiceEntries may share an
+    address, say): the first virtual host keeps it."""
+    domains = [d for d in vh.domains if d not in used]
+    if not domains:
+        return
+    used.update(domains)
+    del vh.domains[:]
+    vh.domains.extend(domains)
+    rcfg.virtual_hosts.append(vh)
 
 
 def outbound_route_config(snapshot: MeshSnapshot, view: ProxyView, port: int, services: list[Service],
@@ -192,11 +210,18 @@ def outbound_route_config(snapshot: MeshSnapshot, view: ProxyView, port: int, se
     ctx = RouteContext(snapshot, view, port)
     rcfg = route_pb2.RouteConfiguration(name=names.outbound_route_name(port))
     rcfg.validate_clusters.value = False
+    used: set[str] = set()
     for svc in services:
         sp = svc.port(port)
         if sp is None or not sp.is_http:
             continue
-        rcfg.virtual_hosts.append(virtual_host(ctx, svc, sidecar))
+        _add_unique(rcfg, virtual_host(ctx, svc, sidecar), used)
+    for host, vs in virtual_service_only_hosts(snapshot, view, services, sidecar):
+        routes = http_routes(ctx, expand_delegates(snapshot, vs))
+        if routes:
+            vh = rc.VirtualHost(name=names.virtual_host_name(host, port), domains=[host, f"{host}:{port}"])
+            vh.routes.extend(routes)
+            _add_unique(rcfg, vh, used)
     block = rcfg.virtual_hosts.add(name="block_all", domains=["*"])
     block.routes.add(name="block_all", match=rc.RouteMatch(prefix="/")).direct_response.status = 502
     return rcfg

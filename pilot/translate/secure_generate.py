@@ -1,22 +1,18 @@
 """`generate` plus security: RBAC and mTLS chains inbound, client TLS outbound, endpoint tlsMode labels.
 
-`with_security(generate, mtls=...)` returns a generator with the same signature, so the push loop (which
-memoises per ProxyView) does not change. With `mtls=False` (no CA) traffic stays plaintext: only
+`generate()` applies it last, with `mtls` from the mesh config (true when the control plane runs a CA).
+With `mtls=False` (no CA) traffic stays plaintext: only
 AuthorizationPolicies and DestinationRule SIMPLE/MUTUAL apply, and a proxy with neither gets exactly what
 `generate` made. Secrets are per proxy identity and are added by the server, not here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pilot.model.proxy import ProxyView
 from pilot.model.snapshot import MeshSnapshot
-from pilot.translate.generate import CLUSTER, ENDPOINT, LISTENER, Resources
 from pilot.translate.inbound_security import InboundSecurity
 from pilot.translate.outbound_security import label_meshed_endpoints, secure_cluster
-
-Generator = Callable[[MeshSnapshot, ProxyView], Resources]
+from pilot.translate.resource_types import CLUSTER, ENDPOINT, LISTENER, Resources
 
 
 def apply_security(snapshot: MeshSnapshot, view: ProxyView, resources: Resources, *, mtls: bool) -> Resources:
@@ -30,11 +26,3 @@ def apply_security(snapshot: MeshSnapshot, view: ProxyView, resources: Resources
     if mtls and ENDPOINT in out:
         out[ENDPOINT] = {name: label_meshed_endpoints(snapshot, name, res) for name, res in out[ENDPOINT].items()}
     return out
-
-
-def with_security(generator: Generator, *, mtls: bool) -> Generator:
-    def secure(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
-        return apply_security(snapshot, view, generator(snapshot, view), mtls=mtls)
-
-    secure.__name__ = f"secure_{getattr(generator, '__name__', 'generate')}"
-    return secure

@@ -22,7 +22,7 @@ from pilot.xds.cache import NodeResources
 from pilot.xds.responses import DeltaResponse
 from pilot.xds.status import Outcome, OutcomeKind, TypeSync
 from pilot.xds.subscription import Subscription
-from pilot.xds.types import push_rank
+from pilot.xds.types import CLUSTER, ENDPOINT, push_rank
 
 
 @dataclass(slots=True)
@@ -75,10 +75,19 @@ class DeltaStream:
             return []
         wanted_types = set(self._types) if types is None else set(types) & set(self._types)
         out = []
-        for type_url in sorted(wanted_types, key=push_rank):
+        for type_url in sorted(self._types, key=push_rank):
+            if type_url not in wanted_types:
+                continue
+            held = set(self._types[type_url].client)
             response = self._response_for(self._types[type_url], node)
             if response is not None:
                 out.append(response)
+            if (response is not None and type_url == CLUSTER and ENDPOINT in self._types
+                    and any(r.name in held for r in response.resources)):
+                # An updated EDS cluster warms until endpoints arrive after it, even unchanged ones
+                # (see SotwStream.responses): send the subscribed endpoints again.
+                self._types[ENDPOINT].client.clear()
+                wanted_types.add(ENDPOINT)
         return out
 
     def sync_status(self) -> dict[str, TypeSync]:

@@ -24,7 +24,7 @@ from pilot.xds.cache import NodeResources
 from pilot.xds.responses import SotwResponse
 from pilot.xds.status import Outcome, OutcomeKind, TypeSync
 from pilot.xds.subscription import Subscription
-from pilot.xds.types import FULL_STATE_TYPES, WILDCARD_TYPES, push_rank
+from pilot.xds.types import CLUSTER, ENDPOINT, FULL_STATE_TYPES, WILDCARD_TYPES, push_rank
 
 
 @dataclass(slots=True)
@@ -77,10 +77,19 @@ class SotwStream:
             return []
         wanted_types = set(self._types) if types is None else set(types) & set(self._types)
         out = []
-        for type_url in sorted(wanted_types, key=push_rank):
+        for type_url in sorted(self._types, key=push_rank):
+            if type_url not in wanted_types:
+                continue
+            updating = bool(self._types[type_url].nonce)
             response = self._response_for(self._types[type_url], node)
             if response is not None:
                 out.append(response)
+            if response is not None and updating and type_url == CLUSTER and ENDPOINT in self._types:
+                # Envoy warms an updated EDS cluster until it gets a ClusterLoadAssignment *after* the
+                # new Cluster, even an unchanged one; without it the cluster (and the CDS ACK) wait
+                # forever. So every CDS push is followed by the subscribed endpoints (as istiod does).
+                self._types[ENDPOINT].sent = {}
+                wanted_types.add(ENDPOINT)
         return out
 
     def sync_status(self) -> dict[str, TypeSync]:

@@ -155,7 +155,9 @@ def test_delay_fault_adds_its_time(client: MeshClient) -> None:
     started = time.monotonic()
     status, _h, _b = client.request("web", "/slow")
     assert status == 200
-    assert time.monotonic() - started >= 0.4
+    # Envoy's timer wheel may fire up to a millisecond before the 400 ms mark (seen: 399 ms);
+    # without the fault the round trip is ~2 ms.
+    assert time.monotonic() - started >= 0.395
 
 
 # ---- copies, rewrites, redirects ----------------------------------------------------------------

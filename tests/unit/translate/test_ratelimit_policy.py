@@ -112,8 +112,6 @@ def test_policies_select_by_namespace_and_labels() -> None:
 
 
 def test_with_security_rate_limits_go_after_rbac_and_envoy_filters_come_last() -> None:
-    from pilot.translate.generate import finish, generate_base
-    from pilot.translate.secure_generate import apply_security
     from tests.unit.translate.envoyfilter_kit import envoy_filter, hcm_match
 
     authz = yaml.safe_dump({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
@@ -127,7 +125,7 @@ def test_with_security_rate_limits_go_after_rbac_and_envoy_filters_come_last() -
         + resources_from_yaml(first)
     snap = build_snapshot(res)
     view = snap.proxy_view(NodeId.parse(PP.node_id))
-    out, findings = finish(snap, view, apply_security(snap, view, generate_base(snap, view), mtls=False))
+    out, findings = generate_with_findings(snap, view)
     assert not findings
     assert http_filters(out) == ["patched-first", "envoy.filters.http.rbac", "meshpilot.local_ratelimit.default/rl/r",
                                  *DEFAULT_HTTP]

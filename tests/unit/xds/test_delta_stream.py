@@ -127,6 +127,14 @@ SCENARIOS = {
             sends=[("cds", ("a",), ()), ("eds", ("a",), ())],
         ),
     ],
+    # Envoy warms an updated cluster until endpoints arrive after it, even unchanged ones.
+    "an updated cluster is followed by its unchanged endpoints": [
+        Push(BASE),
+        Req("cds", sends=[("cds", ("a", "b"), ())]),
+        Req("eds", subscribe=("a",), sends=[("eds", ("a",), ())]),
+        Push({"cds": {"a": A2, "b": B}, "eds": BASE["eds"]}, sends=[("cds", ("a",), ()), ("eds", ("a",), ())]),
+        Push({"cds": {"a": A2}, "eds": BASE["eds"]}, sends=[("cds", (), ("b",))]),  # removal only
+    ],
 }
 
 

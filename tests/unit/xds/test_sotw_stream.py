@@ -100,6 +100,14 @@ SCENARIOS = {
             sends=[("cds", ("a",)), ("eds", ("a",)), ("rds", ("r1",))],
         ),
     ],
+    # Envoy warms an updated cluster until endpoints arrive after it, even unchanged ones.
+    "an updated cluster is followed by its unchanged endpoints": [
+        Push(BASE),
+        Req("cds", sends=[("cds", ("a", "b"))]),
+        Req("eds", names=("a",), sends=[("eds", ("a",))]),
+        Push({"cds": {"a": A2}, "eds": dict(BASE["eds"]), "rds": dict(BASE["rds"])},
+             sends=[("cds", ("a",)), ("eds", ("a",))]),
+    ],
 }
 
 
