@@ -25,7 +25,7 @@ def patch_routes(state: PatchState, view: ProxyView, patch: Patch, value: Messag
     if m.context_matches(patch.context, view, inbound=False):
         for name, rcfg in list(state.items(ROUTE)):
             assert isinstance(rcfg, route_pb2.RouteConfiguration)
-            port = int(name) if name.isdigit() else 0
+            port = rds_port(name)
             if not m.route_config_matches(spec, name, port):
                 continue
             copy = route_pb2.RouteConfiguration()
@@ -44,6 +44,13 @@ def patch_routes(state: PatchState, view: ProxyView, patch: Patch, value: Messag
                 state.put(LISTENER, name, copy)
                 changed = True
     return changed
+
+
+def rds_port(name: str) -> int:
+    """The port an RDS name stands for: `9080` (sidecar), `http.8080` / `https.8443.<...>` (gateway)."""
+    parts = name.split(".")
+    digits = parts[0] if parts[0].isdigit() else (parts[1] if len(parts) > 1 and parts[1].isdigit() else "")
+    return int(digits) if digits else 0
 
 
 def _patch_inline_routes(lis: listener_pb2.Listener, spec: m.Spec, patch: Patch, value: Message | None) -> bool:
