@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import time
 
+from pilot.model.mesh import MeshConfig
 from pilot.model.proxy import NodeId
 from pilot.push import MeshController
 from pilot.sources.memory import MemorySource, resources_from_yaml
@@ -50,11 +51,8 @@ async def run(services: int, pods: int, mtls: bool = False) -> dict[str, float]:
     src = MemorySource(store)
     src.set_all(resources_from_yaml(text))
     cache = ResourceCache()
-    ctl = MeshController(store, cache)
-    if mtls:  # what `pilot serve --ca-dir` translates: mTLS chains, auto-mTLS clusters, endpoint labels
-        from pilot.translate.secure_generate import with_security
-
-        ctl.generator = with_security(ctl.generator, mtls=True)
+    # mtls: what `pilot serve --ca-dir` translates: mTLS chains, auto-mTLS clusters, endpoint labels
+    ctl = MeshController(store, cache, MeshConfig(workload_mtls=mtls))
     ctl.rebuild_snapshot()
     for p in mesh.pods:
         ctl.nodes[p.node_id] = NodeId.parse(p.node_id)

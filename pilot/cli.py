@@ -8,8 +8,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from pilot.model.findings import Finding
+    from pilot.model.resource import Resource
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -21,7 +26,8 @@ def _serve(args: argparse.Namespace) -> int:
                         kube_context=args.context,
                         namespaces=tuple(n for n in (args.namespaces or "").split(",") if n),
                         webhook_address=args.webhook_address, webhook_cert_dir=args.webhook_cert_dir,
-                        security=_security_options(args))
+                        security=_security_options(args), ratelimit_address=args.ratelimit_address,
+                        ratelimit_redis=args.ratelimit_redis)
     asyncio.run(serve_forever(opts))
     return 0
 
@@ -99,11 +105,20 @@ def _validate(args: argparse.Namespace) -> int:
     if validator:
         for r in resources:
             findings.extend(validator(r))
+    findings.extend(_envoy_filter_value_findings(resources))
     for f in findings:
         print(f.line())
     errors = sum(1 for f in findings if f.is_error)
     print(f"{len(resources)} resources, {errors} errors", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _envoy_filter_value_findings(resources: Sequence[Resource]) -> list[Finding]:
+    """EnvoyFilter patch values against Envoy's types (unknown @type, unknown fields), as the control
+    plane would report them when it leaves such a patch out."""
+    from pilot.translate.envoyfilter import patch_value_findings
+
+    return [f for r in resources if r.kind == "EnvoyFilter" for f in patch_value_findings(r)]
 
 
 def _proxy_status(args: argparse.Namespace) -> int:
@@ -184,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--http-address", default="127.0.0.1:15014")
     s.add_argument("--mesh-config", metavar="FILE")
     s.add_argument("--debounce", type=float, default=0.1, help="quiet period before a push, seconds")
+    s.add_argument("--ratelimit-address", default="127.0.0.1:0",
+                   help="rate limit service for global RateLimitPolicy rules (port 0: any free port)")
+    s.add_argument("--ratelimit-redis", default="", metavar="URL",
+                   help="redis://host:port shares global rate limit buckets between replicas")
     s.add_argument("--ca-dir", metavar="DIR", help="run the mesh CA (root created here on first start): "
                    "mTLS, SDS secrets and proxy credentials")
     s.add_argument("--cert-ttl", default="24h", help="workload certificate lifetime (renewed at half-life)")

@@ -29,6 +29,13 @@ def render_metrics(cp: Any) -> str:
     }
     for name, value in gauges.items():
         lines.append(_line(name, float(value)))
+    ratelimit = getattr(cp, "ratelimit", None)
+    if ratelimit is not None:
+        lines.append(_line("meshpilot_ratelimit_decisions_total", float(ratelimit.allowed), {"code": "ok"}))
+        lines.append(_line("meshpilot_ratelimit_decisions_total", float(ratelimit.over_limit),
+                           {"code": "over_limit"}))
+    lines.append(_line("meshpilot_translation_findings",
+                       float(sum(len(f) for f in cp.controller.translation_findings.values()))))
     security = getattr(cp, "security", None)
     if security is not None:
         lines.extend(security.metrics_lines())

@@ -15,17 +15,18 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from pilot.model.findings import Finding
 from pilot.model.mesh import MeshConfig
 from pilot.model.proxy import NodeId, NodeIdError, ProxyView
 from pilot.model.snapshot import MeshSnapshot, build_snapshot
 from pilot.sources.store import ConfigStore
-from pilot.translate.generate import Resources, generate
+from pilot.translate.generate import Resources, generate_with_findings
 from pilot.xds.cache import ResourceCache
 from pilot.xds.server import StreamRefused
 
 log = logging.getLogger(__name__)
 
-Generator = Callable[[MeshSnapshot, ProxyView], Resources]
+Generator = Callable[[MeshSnapshot, ProxyView], tuple[Resources, list[Finding]]]
 
 
 @dataclass
@@ -41,7 +42,7 @@ class PushStats:
 
 class MeshController:
     def __init__(self, store: ConfigStore, cache: ResourceCache, mesh: MeshConfig | None = None,
-                 generator: Generator = generate) -> None:
+                 generator: Generator = generate_with_findings) -> None:
         self.store = store
         self.cache = cache
         self.mesh = mesh or MeshConfig()
@@ -50,7 +51,9 @@ class MeshController:
         self.nodes: dict[str, NodeId] = {}
         self._streams: dict[str, int] = {}  # a proxy may briefly hold two streams while reconnecting
         self.stats = PushStats()
-        self._memo: dict[ProxyView, Resources] = {}
+        self._memo: dict[ProxyView, tuple[Resources, list[Finding]]] = {}
+        # What translation left out per proxy (e.g. EnvoyFilter patches), for /debug/configz and logs.
+        self.translation_findings: dict[str, list[Finding]] = {}
         self._memo_version = ""
         self._built_from_synced = False
         self._lock = asyncio.Lock()
@@ -91,13 +94,15 @@ class MeshController:
         view = snap.proxy_view(node)
         if self._memo_version != snap.version:
             self._memo, self._memo_version = {}, snap.version
-        res = self._memo.get(view)
-        if res is None:
-            res = self.generator(snap, view)
-            self._memo[view] = res
+        memo = self._memo.get(view)
+        if memo is None:
+            memo = self.generator(snap, view)
+            self._memo[view] = memo
             self.stats.translations += 1
         else:
             self.stats.translation_cache_hits += 1
+        res, findings = memo
+        self._note_findings(str(node), findings)
         extras = [extra(snap, view, node) for extra in self.extra_resources]
         if extras:
             merged: dict[str, dict] = {t: dict(v) for t, v in res.items()}
@@ -106,6 +111,16 @@ class MeshController:
                     merged.setdefault(t, {}).update(v)
             res = merged
         return view, res
+
+    def _note_findings(self, node_id: str, findings: list[Finding]) -> None:
+        before = {f.line() for f in self.translation_findings.get(node_id, [])}
+        for f in findings:
+            if f.line() not in before:
+                log.warning("%s: %s", node_id, f.line())
+        if findings:
+            self.translation_findings[node_id] = findings
+        else:
+            self.translation_findings.pop(node_id, None)
 
     def _update_node(self, snap: MeshSnapshot, node_id: str, node: NodeId) -> None:
         view, res = self.resources_for(snap, node)
@@ -135,5 +150,6 @@ class MeshController:
             return
         self._streams.pop(node_id, None)
         self.nodes.pop(node_id, None)
+        self.translation_findings.pop(node_id, None)
         self.stats.proxies.pop(node_id, None)
         log.info("proxy disconnected: %s", node_id)

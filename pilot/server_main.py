@@ -6,10 +6,11 @@ import asyncio
 import logging
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import grpc
 from google.protobuf import json_format
 
 from pilot.debounce import DebouncedRunner
@@ -17,6 +18,10 @@ from pilot.httpserver import HttpServer, Response
 from pilot.model.mesh import MeshConfig
 from pilot.model.resource import ConfigKey
 from pilot.push import MeshController
+from pilot.ratelimit.rules import GlobalRules
+from pilot.ratelimit.service import RateLimitService
+from pilot.ratelimit.service import start_server as start_rate_limit_server
+from pilot.ratelimit.store import MemoryStore, RedisStore
 from pilot.security.redact import redact_private_keys
 from pilot.security.wiring import SecurityOptions, install_security
 from pilot.sources.files import FileSource
@@ -35,6 +40,11 @@ class ServeOptions:
     mesh_config: MeshConfig = field(default_factory=MeshConfig)
     debounce_after: float = 0.1
     debounce_max: float = 10.0
+    # Envoy's rate limit service for global RateLimitPolicy rules; port 0 picks a free one. Sidecars
+    # learn the bound address through the `meshpilot-ratelimit` cluster (mesh rateLimitService).
+    ratelimit_address: str = "127.0.0.1:0"
+    # redis://host:port/db shares the buckets between replicas; "" keeps them in this process.
+    ratelimit_redis: str = ""
     kube: bool = False
     kubeconfig: str | None = None
     kube_context: str | None = None
@@ -81,6 +91,11 @@ class ControlPlane:
         self.webhook: Any = None
         self.xds_port = 0
         self.http_port = 0
+        self.ratelimit = RateLimitService(
+            RedisStore(opts.ratelimit_redis) if opts.ratelimit_redis else MemoryStore(),
+            GlobalRules(lambda: self.controller.snapshot))
+        self._ratelimit_server: grpc.aio.Server | None = None
+        self.ratelimit_port = 0
 
     def _make_kube_source(self):  # type: ignore[no-untyped-def]
         from pilot.sources.kube import KubeOptions, KubeSource, api_client_from
@@ -90,6 +105,7 @@ class ControlPlane:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        await self._start_ratelimit()
 
         def on_change(keys: set[ConfigKey]) -> None:
             loop.call_soon_threadsafe(self.debouncer.event, set[object](keys))
@@ -114,6 +130,13 @@ class ControlPlane:
                  self.opts.xds_address.rpartition(":")[0], self.xds_port,
                  self.opts.http_address.rpartition(":")[0], self.http_port)
 
+    async def _start_ratelimit(self) -> None:
+        self._ratelimit_server, self.ratelimit_port = await start_rate_limit_server(
+            self.ratelimit, self.opts.ratelimit_address)
+        if not self.controller.mesh.rate_limit_service:
+            host = self.opts.ratelimit_address.rpartition(":")[0]
+            self.controller.mesh = replace(self.controller.mesh, rate_limit_service=f"{host}:{self.ratelimit_port}")
+
     def _start_webhook(self) -> None:
         from pilot.validation import validate_resource
         from pilot.webhook import WebhookServer
@@ -124,6 +147,9 @@ class ControlPlane:
                                      validate_resource).start()
 
     async def stop(self) -> None:
+        if self._ratelimit_server is not None:
+            await self._ratelimit_server.stop(0.5)
+        await self.ratelimit.store.close()
         await self.debouncer.stop()
         if self.kube is not None:
             await asyncio.to_thread(self.kube.stop)
@@ -164,6 +190,8 @@ class ControlPlane:
             "resources": [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "origin": str(r.origin)}
                           for r in self.store.resources()],
             "findings": [f.as_dict() for f in self.store.findings()],
+            "translation_findings": {proxy: [f.as_dict() for f in fs]
+                                     for proxy, fs in sorted(self.controller.translation_findings.items())},
         })
 
 

@@ -18,6 +18,9 @@ class MeshConfig:
     # True when the control plane runs a CA (`pilot serve --ca-dir`): sidecars then get workload
     # certificates, so PeerAuthentication and auto-mTLS apply. Without it traffic stays plaintext.
     workload_mtls: bool = False
+    # host:port of meshpilot's rate limit service (envoy.service.ratelimit.v3), for global limits.
+    # `pilot serve` fills it in with the address it serves on; "" means no global rate limiting.
+    rate_limit_service: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> MeshConfig:
@@ -27,4 +30,5 @@ class MeshConfig:
             root_namespace=str(data.get("rootNamespace", "istio-system")),
             trust_domain=str(data.get("trustDomain", "cluster.local")),
             outbound_traffic_policy=str(otp),
+            rate_limit_service=str(data.get("rateLimitService", "")),
         )

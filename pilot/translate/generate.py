@@ -4,29 +4,37 @@ from __future__ import annotations
 
 from google.protobuf import any_pb2
 
+from pilot.model.findings import Finding
 from pilot.model.proxy import ProxyView
 from pilot.model.scope import sidecar_for, visible_services
 from pilot.model.snapshot import MeshSnapshot
 from pilot.translate.clusters import build_clusters
 from pilot.translate.endpoints import build_endpoints
+from pilot.translate.envoyfilter import apply_envoy_filters
 from pilot.translate.gateway import gateway_resources
 from pilot.translate.listeners import build_listeners
 from pilot.translate.pb import pack
+from pilot.translate.ratelimit import apply_rate_limit_policies
 from pilot.translate.resource_types import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, Resources
 from pilot.translate.routes import outbound_route_any
 from pilot.translate.secure_generate import apply_security
 from pilot.translate.sidecar_ports import egress_listeners
 from pilot.translate.tcp_routes import outbound_tcp_listener, outbound_tls_listener
 
-__all__ = ["CLUSTER", "ENDPOINT", "LISTENER", "ROUTE", "SECRET", "Resources", "generate"]
+__all__ = ["CLUSTER", "ENDPOINT", "LISTENER", "ROUTE", "SECRET", "Resources", "generate", "generate_with_findings"]
 _OPAQUE_TCP = ("TCP", "MONGO", "MYSQL", "REDIS")
 
 
 def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
     """Everything one proxy gets: routing, then security (mTLS per PeerAuthentication when the mesh has a
-    CA, AuthorizationPolicy as RBAC, DestinationRule TLS)."""
+    CA, AuthorizationPolicy as RBAC, DestinationRule TLS), then RateLimitPolicies and EnvoyFilters."""
+    return generate_with_findings(snapshot, view)[0]
+
+
+def generate_with_findings(snapshot: MeshSnapshot, view: ProxyView) -> tuple[Resources, list[Finding]]:
+    """`generate` plus what translation found wrong on the way (e.g. EnvoyFilter patches it left out)."""
     base = generate_gateway(snapshot, view) if view.is_gateway else generate_sidecar(snapshot, view)
-    return apply_security(snapshot, view, base, mtls=snapshot.mesh.workload_mtls)
+    return finish(snapshot, view, apply_security(snapshot, view, base, mtls=snapshot.mesh.workload_mtls))
 
 
 def generate_sidecar(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
@@ -47,6 +55,14 @@ def generate_sidecar(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
         LISTENER: listeners,
         ROUTE: routes,
     }
+
+
+def finish(snapshot: MeshSnapshot, view: ProxyView, resources: Resources) -> tuple[Resources, list[Finding]]:
+    """The last steps, in Istio's order: RateLimitPolicy filters, then EnvoyFilter patches over the
+    finished config (istiod applies EnvoyFilters after everything else it generates)."""
+    limited, findings = apply_rate_limit_policies(snapshot, view, resources)
+    patched, patch_findings = apply_envoy_filters(snapshot, view, limited)
+    return patched, findings + patch_findings
 
 
 def generate_gateway(snapshot: MeshSnapshot, view: ProxyView) -> Resources:

@@ -20,6 +20,8 @@ _INT32 = (-(2**31), 2**31 - 1)
 def validate_envoy_filter(report: Report, spec: Node) -> None:
     if spec.has("workloadSelector") and spec.has("targetRefs"):
         spec.error("only one of targetRefs or workloadSelector can be set")
+    elif spec.has("targetRefs"):
+        spec["targetRefs"].warning("targetRefs is not supported by meshpilot: this EnvoyFilter applies to no proxy")
     check_workload_labels(spec["workloadSelector"]["labels"])
     priority = spec["priority"].integer()
     if priority is not None and not _INT32[0] <= priority <= _INT32[1]:

@@ -15,7 +15,10 @@ optionally one bucket per descriptor value):
         limit: {tokens: 10, fillInterval: 1s, burst: 5}
         descriptors: [{header: x-user}, {clientIp: true}]   # a bucket per distinct value
         response: {status: 429, headers: {x-ratelimited: "true"}}
+        global: false                              # true: one bucket shared by every selected sidecar,
+                                                   # counted by meshpilot's rate limit service
 
+The bucket holds `tokens + burst` and refills `tokens` per `fillInterval`. docs/ratelimit.md has examples.
 Envoy's filter: https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/local_rate_limit_filter
 """
 
@@ -25,6 +28,8 @@ from pilot.validation.fields import check_duration, check_header_name, check_wor
 from pilot.validation.httppolicies import HTTP_METHODS
 from pilot.validation.matchers import check_string_match
 from pilot.validation.node import Node, Report
+
+MIN_FILL_SECONDS = 0.05
 
 
 def validate_rate_limit_policy(report: Report, spec: Node) -> None:
@@ -46,6 +51,7 @@ def validate_rate_limit_policy(report: Report, spec: Node) -> None:
         for descriptor in rule["descriptors"].items():
             _check_descriptor(descriptor)
         _check_response(rule["response"])
+        rule["global"].flag()
 
 
 def _check_match(match: Node) -> None:
@@ -70,7 +76,10 @@ def _check_limit(limit: Node) -> None:
         limit["tokens"].error(f"tokens must be greater than 0, got {tokens}")
     if not limit["fillInterval"].present:
         limit["fillInterval"].error("fillInterval is required")
-    check_duration(limit["fillInterval"])
+    fill = check_duration(limit["fillInterval"])
+    if fill is not None and 0.001 <= fill < MIN_FILL_SECONDS:
+        # Envoy refuses token buckets that refill faster (checked with Envoy 1.40).
+        limit["fillInterval"].error("fillInterval must be at least 50ms")
     burst = limit["burst"].integer()
     if burst is not None and burst < 0:
         limit["burst"].error(f"burst must not be negative, got {burst}")

@@ -15,6 +15,8 @@ PATCH = {"applyTo": "HTTP_FILTER", "match": {"context": "SIDECAR_INBOUND"},
 P = "spec.configPatches[0]"
 EF_CASES: list[tuple[str, Any, list[tuple[str, ...]]]] = [
     ("ok", {"workloadSelector": {"labels": {"app": "ratings"}}, "configPatches": [PATCH], "priority": -10}, []),
+    ("targetRefs unsupported", {"targetRefs": [{"kind": "Gateway", "name": "gw"}], "configPatches": [PATCH]},
+     [("W", "spec.targetRefs", "not supported by meshpilot")]),
     ("remove without value", {"configPatches": [{"applyTo": "CLUSTER", "patch": {"operation": "REMOVE"}}]}, []),
     ("bad applyTo", {"configPatches": [{**PATCH, "applyTo": "HTTP_FILTERS"}]},
      [(f"{P}.applyTo", "unsupported value 'HTTP_FILTERS'")]),
@@ -65,6 +67,10 @@ RL_CASES: list[tuple[str, Any, list[tuple[str, ...]]]] = [
      [(f"{L}.response.status", "status 200 is not in range 400-599")]),
     ("duplicate names", {"rules": [{**RULE, "name": "a"}, {**RULE, "name": "a"}]},
      [("spec.rules[1].name", "duplicate rule name a")]),
+    ("global", {"rules": [{**RULE, "global": True}]}, []),
+    ("fill too fast", {"rules": [{**RULE, "limit": {"tokens": 1, "fillInterval": "10ms"}}]},
+     [(f"{L}.limit.fillInterval", "fillInterval must be at least 50ms")]),
+    ("global not a flag", {"rules": [{**RULE, "global": "yes please"}]}, [(f"{L}.global", "must be true or false")]),
 ]
 
 SVC_PORT = {"name": "http", "port": 9080, "targetPort": 9080}

@@ -1,0 +1,1 @@
+"""Global rate limiting: meshpilot serves Envoy's rate limit service over in-process or Redis buckets."""
