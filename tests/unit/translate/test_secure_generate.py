@@ -18,7 +18,7 @@ from pilot.model.proxy import NodeId
 from pilot.model.snapshot import build_snapshot
 from pilot.sources.memory import resources_from_yaml
 from pilot.sources.yaml_files import load_paths
-from pilot.translate.generate import CLUSTER, ENDPOINT, LISTENER, generate
+from pilot.translate.generate import CLUSTER, ENDPOINT, LISTENER, generate, generate_sidecar
 from pilot.translate.secure_generate import apply_security
 
 REPO = Path(__file__).resolve().parents[3]
@@ -39,7 +39,7 @@ def _snapshot(extra: str = "", only_mesh: bool = False):  # type: ignore[no-unty
 def _secure(extra: str, node: str, mtls: bool = True, only_mesh: bool = False):  # type: ignore[no-untyped-def]
     snap = _snapshot(extra, only_mesh)
     view = snap.proxy_view(NodeId.parse(node))
-    return apply_security(snap, view, generate(snap, view), mtls=mtls)
+    return apply_security(snap, view, generate_sidecar(snap, view), mtls=mtls)
 
 
 def _unpack(any_msg, cls):  # type: ignore[no-untyped-def]
@@ -64,8 +64,9 @@ def _inbound(out, ip: str) -> Listener:  # type: ignore[no-untyped-def]
 def test_without_ca_and_policies_nothing_changes() -> None:
     snap = _snapshot()
     view = snap.proxy_view(NodeId.parse(PRODUCTPAGE))
-    plain = generate(snap, view)
+    plain = generate_sidecar(snap, view)
     assert apply_security(snap, view, plain, mtls=False) == plain
+    assert generate(snap, view) == plain
 
 
 def test_strict_gives_one_mtls_chain_that_requires_a_client_certificate() -> None:
@@ -191,7 +192,7 @@ spec:
     snap = _snapshot(extra, only_mesh=True)
     snap = build_snapshot([r for r in snap.resources if not (r.kind == "Sidecar" and r.name == "ratings-v1-0")])
     view = snap.proxy_view(NodeId.parse(RATINGS))
-    lis = _unpack(apply_security(snap, view, generate(snap, view), mtls=True)[LISTENER]["127.10.0.12_9080"],
+    lis = _unpack(apply_security(snap, view, generate_sidecar(snap, view), mtls=True)[LISTENER]["127.10.0.12_9080"],
                   Listener)
     assert sorted(c.filter_chain_match.transport_protocol for c in lis.filter_chains) == ["raw_buffer", "tls", "tls"]
     for chain in lis.filter_chains:
