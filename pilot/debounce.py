@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,4 +85,7 @@ class DebouncedRunner:
                 except TimeoutError:
                     pass
                 continue
-            await self.action(self.state.take())
+            try:
+                await self.action(self.state.take())
+            except Exception:  # one failed push must not end all future pushes
+                log.exception("debounced push failed")

@@ -23,6 +23,7 @@ def render_metrics(cp: Any) -> str:
         "meshpilot_last_push_seconds": stats.last_push_seconds,
         "meshpilot_translations_total": stats.translations,
         "meshpilot_translation_cache_hits_total": stats.translation_cache_hits,
+        "meshpilot_translation_errors_total": stats.translation_errors,
         "meshpilot_connected_proxies": len(cp.controller.nodes),
         "meshpilot_config_errors": sum(1 for f in cp.store.findings() if f.is_error),
         "meshpilot_ready": 1 if cp.controller.ready else 0,

@@ -36,6 +36,7 @@ class PushStats:
     last_push_seconds: float = 0.0
     translations: int = 0
     translation_cache_hits: int = 0
+    translation_errors: int = 0
     last_snapshot_version: str = ""
     proxies: dict[str, ProxyView] = field(default_factory=dict)
 
@@ -79,12 +80,20 @@ class MeshController:
         """Rebuild the snapshot and recompute every connected proxy's resources."""
         async with self._lock:
             start = time.perf_counter()
-            old = self.snapshot.version if self.snapshot else None
-            snap = self.rebuild_snapshot()
-            if snap.version == old:
+            old = self.snapshot
+            try:
+                snap = self.rebuild_snapshot()
+            except Exception:
+                # Bad input must never stop the control plane: keep serving the last good snapshot.
+                log.exception("building the mesh snapshot failed; still serving snapshot %s",
+                              old.version if old else "(none)")
+                self.stats.translation_errors += 1
+                self.snapshot = old
+                return
+            if old is not None and snap.version == old.version:
                 return  # e.g. a source only became synced: ready may change, the config did not
             for node_id, node in list(self.nodes.items()):
-                self._update_node(snap, node_id, node)
+                self._update_node_safely(snap, node_id, node)
             self.stats.pushes += 1
             self.stats.last_push_seconds = time.perf_counter() - start
             log.info("pushed snapshot %s to %d proxies in %.1f ms", snap.version, len(self.nodes),
@@ -122,6 +131,16 @@ class MeshController:
         else:
             self.translation_findings.pop(node_id, None)
 
+    def _update_node_safely(self, snap: MeshSnapshot, node_id: str, node: NodeId) -> bool:
+        """Translate for one proxy; on a bug, log it and leave the proxy on its last good config."""
+        try:
+            self._update_node(snap, node_id, node)
+            return True
+        except Exception:
+            log.exception("translating config for %s failed; it keeps its last good config", node_id)
+            self.stats.translation_errors += 1
+            return False
+
     def _update_node(self, snap: MeshSnapshot, node_id: str, node: NodeId) -> None:
         view, res = self.resources_for(snap, node)
         self.stats.proxies[node_id] = view
@@ -140,7 +159,11 @@ class MeshController:
         async with self._lock:
             self.nodes[node_id] = parsed
             self._streams[node_id] = self._streams.get(node_id, 0) + 1
-            self._update_node(self.snapshot, node_id, parsed)
+            if not self._update_node_safely(self.snapshot, node_id, parsed) and self.cache.get(node_id) is None:
+                self._streams[node_id] -= 1
+                if not self._streams[node_id]:
+                    del self._streams[node_id], self.nodes[node_id]
+                raise StreamRefused(grpc.StatusCode.UNAVAILABLE, "no config could be generated for this proxy")
         log.info("proxy connected: %s from %s", node_id, peer)
 
     async def on_disconnect(self, node_id: str) -> None:
