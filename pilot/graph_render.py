@@ -14,11 +14,10 @@ import networkx as nx
 from pilot.model.snapshot import build_snapshot
 from pilot.sources.yaml_files import load_paths
 
-_COLUMNS = {"config": 0, "workload": 1, "service": 2, "subset": 3}
 _COLORS = {"config": "#f4e3c1", "workload": "#d7e8f7", "service": "#d9f2d0", "subset": "#ece0f5"}
-_EDGE_COLORS = {"route": "#2b7a0b", "member": "#4a78b5", "subset": "#8a5fb0", "configures": "#b08a3c",
+_EDGE_COLORS = {"route": "#2b7a0b", "member": "#4a78b5", "subset": "#b9a3cc", "configures": "#b08a3c",
                 "applies": "#b08a3c"}
-_W, _H, _GAP_X, _GAP_Y = 250, 34, 90, 14
+_W, _H, _GAP_X, _GAP_Y = 230, 30, 110, 12
 
 
 def _label(node: str, data: dict) -> str:
@@ -28,17 +27,52 @@ def _label(node: str, data: dict) -> str:
         return name.replace("/", " ", 1)
     if kind == "service":
         return name.split(".svc.")[0]
+    if kind == "subset":
+        host, _, subset = name.rpartition("/")
+        return f"{host.split('.')[0]} / {subset}"
     return name
 
 
+def _picture_edges(g: nx.MultiDiGraph) -> list[tuple[str, str, str, str | None]]:
+    """What the picture shows: routes (service -> subset/service, with weights), subsets a service has,
+    and which workloads serve each subset (or the service, when it has none)."""
+    edges: list[tuple[str, str, str, str | None]] = []
+    members: dict[str, list[str]] = {}
+    for u, v, d in g.edges(data=True):
+        if d.get("kind") == "member":
+            members.setdefault(v, []).append(u)
+    routes: dict[tuple[str, str], list[str]] = {}
+    for u, v, d in g.edges(data=True):
+        if d.get("kind") == "route":
+            label = f"{int(d.get('weight', 100))}%" + (" on match" if d.get("conditional") else "")
+            routes.setdefault((u, v), []).append(label)
+    edges.extend((u, v, "route", ", ".join(labels)) for (u, v), labels in routes.items())
+    routed = set(routes)
+    for u, v, d in g.edges(data=True):
+        if d.get("kind") == "subset":
+            if (u, v) not in routed:
+                edges.append((u, v, "subset", None))
+            labels = g.nodes[v].get("labels") or {}
+            for w in members.get(u, []):
+                wl = g.nodes[w].get("labels") or {}
+                if all(wl.get(k) == val for k, val in labels.items()):
+                    edges.append((v, w, "member", None))
+    with_subsets = {u for u, _v, d in g.edges(data=True) if d.get("kind") == "subset"}
+    for svc, ws in members.items():
+        if svc not in with_subsets:
+            edges.extend((svc, w, "member", None) for w in ws)
+    return edges
+
+
 def to_svg(g: nx.MultiDiGraph) -> str:
-    cols: dict[int, list[str]] = {i: [] for i in _COLUMNS.values()}
+    """Services -> subsets -> workloads, left to right; route weights on the edges."""
+    columns = {"service": 0, "subset": 1, "workload": 2}
+    cols: dict[int, list[str]] = {0: [], 1: [], 2: []}
     for n, d in sorted(g.nodes(data=True)):
-        cols[_COLUMNS.get(d.get("type", "service"), 2)].append(n)
-    pos: dict[str, tuple[float, float]] = {}
-    for c, nodes in cols.items():
-        for i, n in enumerate(nodes):
-            pos[n] = (20 + c * (_W + _GAP_X), 50 + i * (_H + _GAP_Y))
+        if d.get("type") in columns:
+            cols[columns[d["type"]]].append(n)
+    pos = {n: (20 + c * (_W + _GAP_X), 50 + i * (_H + _GAP_Y)) for c, nodes in cols.items()
+           for i, n in enumerate(nodes)}
     height = 70 + max((len(v) for v in cols.values()), default=1) * (_H + _GAP_Y)
     width = 40 + len(cols) * (_W + _GAP_X)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -46,28 +80,28 @@ def to_svg(g: nx.MultiDiGraph) -> str:
            '<defs><marker id="a" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
            '<rect width="100%" height="100%" fill="white"/>']
-    for title, c in _COLUMNS.items():
-        out.append(f'<text x="{20 + c * (_W + _GAP_X)}" y="30" font-weight="bold">{title}s</text>')
-    for u, v, d in g.edges(data=True):
+    for title, c in (("services", 0), ("subsets (routes with weights)", 1), ("workloads", 2)):
+        out.append(f'<text x="{20 + c * (_W + _GAP_X)}" y="30" font-weight="bold">{title}</text>')
+    labels: list[str] = []
+    for u, v, kind, weight in _picture_edges(g):
         if u not in pos or v not in pos:
             continue
         (x1, y1), (x2, y2) = pos[u], pos[v]
-        sx = x1 + _W if x2 > x1 else x1
-        ex = x2 if x2 > x1 else x2 + _W
-        if x1 == x2:
-            sx = ex = x1 + _W
-        color = _EDGE_COLORS.get(d.get("kind", ""), "#999")
-        out.append(f'<path d="M{sx},{y1 + _H / 2} C{(sx + ex) / 2 + (60 if x1 == x2 else 0)},{y1 + _H / 2} '
-                   f'{(sx + ex) / 2 + (60 if x1 == x2 else 0)},{y2 + _H / 2} {ex},{y2 + _H / 2}" fill="none" '
-                   f'stroke="{color}" stroke-width="1.4" marker-end="url(#a)"/>')
-        if d.get("kind") == "route":
-            out.append(f'<text x="{(sx + ex) / 2 + (60 if x1 == x2 else 0)}" y="{(y1 + y2) / 2 + _H / 2 - 3}" '
-                       f'fill="{color}">{int(d.get("weight", 100))}%</text>')
+        sx, ex, sy, ey = x1 + _W, x2, y1 + _H / 2, y2 + _H / 2
+        mid = (sx + ex) / 2
+        dash = ' stroke-dasharray="4 3"' if kind == "subset" else ""
+        color = _EDGE_COLORS.get(kind, "#999")
+        out.append(f'<path d="M{sx},{sy} C{mid},{sy} {mid},{ey} {ex},{ey}" fill="none" stroke="{color}" '
+                   f'stroke-width="{2.2 if kind == "route" else 1.3}"{dash} marker-end="url(#a)"/>')
+        if weight is not None:
+            labels.append(f'<text x="{ex - 8}" y="{ey - 6}" fill="{color}" font-weight="bold" '
+                          f'text-anchor="end">{escape(weight)}</text>')
     for n, (x, y) in pos.items():
         d = g.nodes[n]
-        fill = _COLORS.get(d.get("type", ""), "#eee")
-        out.append(f'<rect x="{x}" y="{y}" width="{_W}" height="{_H}" rx="6" fill="{fill}" stroke="#666"/>')
-        out.append(f'<text x="{x + 8}" y="{y + 21}">{escape(_label(n, d))[:38]}</text>')
+        out.append(f'<rect x="{x}" y="{y}" width="{_W}" height="{_H}" rx="6" '
+                   f'fill="{_COLORS.get(d.get("type", ""), "#eee")}" stroke="#666"/>')
+        out.append(f'<text x="{x + 8}" y="{y + 19}">{escape(_label(n, d))[:34]}</text>')
+    out.extend(labels)
     out.append("</svg>")
     return "\n".join(out)
 

@@ -66,7 +66,7 @@ def build_graph(snapshot: MeshSnapshot) -> nx.MultiDiGraph:
                     node = f"subset:{target}/{d['subset']}" if d.get("subset") else svc_node(target)
                     for h in sources:
                         g.add_edge(svc_node(h), node, kind="route", weight=int(dest.get("weight", 100)),
-                                   via=cfg_node(vs.key))
+                                   via=cfg_node(vs.key), conditional=bool(rule.get("match")))
     for kind in ("Sidecar", "PeerAuthentication", "AuthorizationPolicy", "EnvoyFilter", "RateLimitPolicy",
                  "RequestAuthentication"):
         for res in snapshot.of_kind(kind):
