@@ -127,13 +127,17 @@ def _proxy_status(args: argparse.Namespace) -> int:
 
     from pilot.testing.processes import http_get
 
-    status, body = http_get(args.server.rstrip("/") + "/debug/syncz")
+    try:
+        status, body = http_get(args.server.rstrip("/") + "/debug/syncz")
+    except OSError as exc:
+        print(f"pilot proxy-status: cannot reach {args.server}: {exc}", file=sys.stderr)
+        return 1
     if status != 200:
         print(f"pilot proxy-status: {args.server} answered {status}", file=sys.stderr)
         return 1
     rows = json.loads(body)
     table = Table(title="proxy status")
-    table.add_column("NAME")
+    table.add_column("NAME", no_wrap=True)
     for t in ("cds", "lds", "eds", "rds", "sds"):
         table.add_column(t.upper())
     for row in sorted(rows, key=lambda r: r["proxy"]):
@@ -142,7 +146,8 @@ def _proxy_status(args: argparse.Namespace) -> int:
             st = row["types"].get(t)
             cells.append("IGNORED" if not st else st["status"] + (f" ({st.get('error')})" if st.get("error")
                                                                   else ""))
-        table.add_row(row["proxy"], *cells)
+        parts = row["proxy"].split("~")
+        table.add_row(parts[2] if len(parts) == 4 else row["proxy"], *cells)
     Console().print(table)
     return 0
 
@@ -150,10 +155,14 @@ def _proxy_status(args: argparse.Namespace) -> int:
 def _proxy_config(args: argparse.Namespace) -> int:
     from pilot.testing.processes import http_get
 
-    status, body = http_get(args.server.rstrip("/") + "/debug/syncz")
-    proxies = [r["proxy"] for r in json.loads(body)] if status == 200 else []
-    target = next((p for p in proxies if p.split("~")[2] == args.pod or p == args.pod), args.pod)
-    status, body = http_get(args.server.rstrip("/") + f"/debug/config_dump?proxy={target}")
+    try:
+        status, body = http_get(args.server.rstrip("/") + "/debug/syncz")
+        proxies = [r["proxy"] for r in json.loads(body)] if status == 200 else []
+        target = next((p for p in proxies if p.split("~")[2] == args.pod or p == args.pod), args.pod)
+        status, body = http_get(args.server.rstrip("/") + f"/debug/config_dump?proxy={target}")
+    except OSError as exc:
+        print(f"pilot proxy-config: cannot reach {args.server}: {exc}", file=sys.stderr)
+        return 1
     if status != 200:
         print(body.decode(), file=sys.stderr)
         return 1

@@ -137,3 +137,22 @@ def test_invalid_virtual_service_is_skipped_and_last_good_config_served(
     assert seen["v3"] == 0 and abs(seen["v1"] / 5 - 80) <= 7, seen
     _no_rejections(runner)
     runner.wait_synced(5)
+
+
+def test_proxy_status_and_proxy_config_read_the_running_server(running_mesh: MeshRunner,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from pilot.cli import main
+
+    server = f"http://127.0.0.1:{running_mesh.http_port}"
+    assert main(["proxy-status", "--server", server]) == 0
+    out = capsys.readouterr().out
+    for pod in running_mesh.mesh.pods:
+        row = next(line for line in out.splitlines() if pod.name in line)
+        assert row.count("SYNCED") == 4, row  # CDS, LDS, EDS, RDS; SDS is not used without a CA
+    assert main(["proxy-config", "cluster", "productpage-v1-0.default", "--server", server]) == 0
+    dump = json.loads(capsys.readouterr().out)
+    clusters = next(iter(dump.values()))
+    assert "outbound|9080|v2|reviews.default.svc.cluster.local" in clusters
+    assert main(["proxy-status", "--server", "http://127.0.0.1:1"]) == 1
