@@ -2,5 +2,5 @@
 
 Nothing here knows about services or Istio config: someone else computes the resources per node and
 puts them in a `ResourceCache`; the `XdsServer` serves them to proxies. See
-/work/shared/design/xds-protocol-notes.md for the protocol rules this package follows.
+shared/design/xds-protocol-notes.md (team docs) for the protocol rules this package follows.
 """

@@ -32,7 +32,7 @@ from pilot.testing.runner import MeshClient, MeshRunner
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLES = Path("/work/shared/fixtures/istio/samples/bookinfo/networking")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures/istio/samples/bookinfo/networking"
 TCP_PORT = 9000
 
 

@@ -101,7 +101,7 @@ def test_warnings_print_their_severity():
     assert ": warning: using legacy gatewayName format" in findings[0].line()
 
 
-BOOKINFO = Path("/work/shared/fixtures/istio/samples/bookinfo")
+BOOKINFO = Path(__file__).resolve().parents[2] / "fixtures/istio/samples/bookinfo"
 SAMPLES = [*sorted((BOOKINFO / "networking").glob("*.yaml")), BOOKINFO / "platform/kube/bookinfo.yaml"]
 
 
