@@ -73,7 +73,8 @@ async def fanout_bench(clients: int, clusters: int) -> None:
     print(f"one RDS push to {clients} clients, all ACKed in {(time.perf_counter() - start) * 1000:.0f} ms")
     for c in fleet:
         await c.close()
-    await server.stop(0)
+    await asyncio.sleep(0.2)  # let the closed streams wind down before the server goes
+    await server.stop(1)
 
 
 if __name__ == "__main__":
