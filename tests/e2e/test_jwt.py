@@ -4,15 +4,19 @@ One mesh, plaintext (no CA needed for JWT):
 - ratings: RequestAuthentication with an inline JWKS and outputClaimToHeaders sub -> x-jwt-sub;
 - details: the same RequestAuthentication plus AuthorizationPolicy ALLOW requestPrincipals [<iss>/alice];
 - reviews: a RequestAuthentication with a jwksUri (unsupported: that rule fails closed);
-- productpage is the client, through its sidecar's egress listener.
+- productpage is the client, through its sidecar's egress listener;
+- an ingress gateway (RequestAuthentication in the root namespace, selecting it) routes edge.example.com to
+  productpage, whose sidecar has no JWT policy.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from pilot.testing.mesh import LoopbackMesh
+from pilot.testing.mesh import LoopbackMesh, PodSpec
 from pilot.testing.runner import MeshClient, MeshRunner
 
 pytestmark = pytest.mark.e2e
@@ -69,12 +73,33 @@ def _policies() -> list[dict[str, Any]]:
          "metadata": {"name": "details-alice", "namespace": "default"},
          "spec": {"selector": {"matchLabels": {"app": "details"}}, "action": "ALLOW",
                   "rules": [{"from": [{"source": {"requestPrincipals": [f"{ISSUER}/alice"]}}]}]}},
+        {"apiVersion": "security.istio.io/v1", "kind": "RequestAuthentication",
+         "metadata": {"name": "edge-jwt", "namespace": "istio-system"},
+         "spec": {"selector": {"matchLabels": {"istio": "ingressgateway"}}, "jwtRules": [
+             {"issuer": ISSUER, "jwks": jwks(SIGNING_KEY), "forwardOriginalToken": True,
+              "outputClaimToHeaders": [{"header": "x-edge-sub", "claim": "sub"}]}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+         "metadata": {"name": "edge", "namespace": "default"},
+         "spec": {"selector": {"istio": "ingressgateway"},
+                  "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                               "hosts": ["edge.example.com"]}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+         "metadata": {"name": "edge", "namespace": "default"},
+         "spec": {"hosts": ["edge.example.com"], "gateways": ["edge"],
+                  "http": [{"route": [{"destination": {"host": "productpage"}}]}]}},
     ]
 
 
+@dataclass
+class JwtMesh:
+    client: MeshClient
+    gateway: PodSpec
+
+
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshClient]:
+def jwt_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JwtMesh]:
     mesh = LoopbackMesh.build([("productpage", "v1"), ("ratings", "v1"), ("details", "v1"), ("reviews", "v1")])
+    gateway = mesh.add_gateway(service_ports=((80, 8080),))
     cfg = tmp_path_factory.mktemp("jwt-config")
     (cfg / "mesh.yaml").write_text(mesh.yaml())
     (cfg / "jwt.yaml").write_text(yaml.safe_dump_all(_policies()))
@@ -82,15 +107,20 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshClient]:
     try:
         runner.start_all()
         c = MeshClient(mesh.pod("productpage"))
-        yield c
+        yield JwtMesh(c, gateway)
         c.close()
-        for pod in mesh.pods:
+        for pod in [*mesh.pods, gateway]:
             assert runner.envoy_stat(pod, "update_rejected") == 0, f"{pod.name} rejected config"
     except BaseException:
         print(runner.report())
         raise
     finally:
         runner.stop()
+
+
+@pytest.fixture
+def client(jwt_mesh: JwtMesh) -> MeshClient:
+    return jwt_mesh.client
 
 
 def _get(client: MeshClient, service: str, bearer: str | None = None) -> tuple[int, dict[str, Any]]:
@@ -130,3 +160,30 @@ def test_request_principals_need_the_right_subject(client: MeshClient) -> None:
 def test_jwks_uri_rule_fails_closed(client: MeshClient) -> None:
     assert _get(client, "reviews")[0] == 200
     assert _get(client, "reviews", token())[0] == 401
+
+
+def _edge_get(gateway: PodSpec, bearer: str | None = None) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection(gateway.ip, 8080, timeout=5)
+    try:
+        headers = {"host": "edge.example.com", **({"authorization": f"Bearer {bearer}"} if bearer else {})}
+        conn.request("GET", "/from-edge", headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(body)
+    except ValueError:
+        return resp.status, {}
+
+
+def test_gateway_validates_tokens_and_passes_claims_on(jwt_mesh: JwtMesh) -> None:
+    gw = jwt_mesh.gateway
+    status, body = _edge_get(gw)
+    assert status == 200 and body["service"] == "productpage", body
+    assert _edge_get(gw, token(key=FORGING_KEY))[0] == 401
+    good = token(sub="dave")
+    status, body = _edge_get(gw, good)
+    assert status == 200, body
+    assert body["headers"].get("x-edge-sub") == "dave"
+    assert body["headers"].get("authorization") == f"Bearer {good}"  # forwardOriginalToken: true
