@@ -22,6 +22,9 @@ from pilot.simulate.upstream import LbEndpoint
 HCM = "envoy.filters.network.http_connection_manager"
 HTTP_RBAC = "envoy.filters.http.rbac"
 NETWORK_RBAC = "envoy.filters.network.rbac"
+JWT_AUTHN = "envoy.filters.http.jwt_authn"
+JWT_NOTE = ("RequestAuthentication (jwt_authn) is not simulated: the request counts as carrying no token "
+            "(allowed by jwt_authn; requestPrincipals and request.auth.* never match)")
 
 
 def _terminates_mtls(chain: lc.FilterChain) -> bool:
@@ -104,6 +107,8 @@ def apply_http_rbac(dest: Destination, http_filters: Iterable[hcm.HttpFilter], p
 
 def _http_side(dest: Destination, cfg: ProxyConfig, manager: hcm.HttpConnectionManager, request: Request,
                peer: Peer) -> None:
+    if any(f.name == JWT_AUTHN for f in manager.http_filters):
+        peer.notes.append(JWT_NOTE)
     if not apply_http_rbac(dest, manager.http_filters, peer):
         return
     rcfg = manager.route_config if manager.HasField("route_config") else cfg.routes.get(

@@ -15,6 +15,7 @@ from pilot.translate.gateway import gateway_resources
 from pilot.translate.listeners import build_listeners
 from pilot.translate.pb import pack
 from pilot.translate.ratelimit import apply_rate_limit_policies
+from pilot.translate.request_authn import apply_request_authentication
 from pilot.translate.resource_types import CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, Resources
 from pilot.translate.routes import outbound_route_any
 from pilot.translate.secure_generate import apply_security
@@ -27,14 +28,19 @@ _OPAQUE_TCP = ("TCP", "MONGO", "MYSQL", "REDIS")
 
 def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
     """Everything one proxy gets: routing, then security (mTLS per PeerAuthentication when the mesh has a
-    CA, AuthorizationPolicy as RBAC, DestinationRule TLS), then RateLimitPolicies and EnvoyFilters."""
+    CA, AuthorizationPolicy as RBAC, DestinationRule TLS, RequestAuthentication as jwt_authn), then
+    RateLimitPolicies and EnvoyFilters."""
     return generate_with_findings(snapshot, view)[0]
 
 
 def generate_with_findings(snapshot: MeshSnapshot, view: ProxyView) -> tuple[Resources, list[Finding]]:
     """`generate` plus what translation found wrong on the way (e.g. EnvoyFilter patches it left out)."""
     base = generate_gateway(snapshot, view) if view.is_gateway else generate_sidecar(snapshot, view)
-    return finish(snapshot, view, apply_security(snapshot, view, base, mtls=snapshot.mesh.workload_mtls))
+    secured = apply_security(snapshot, view, base, mtls=snapshot.mesh.workload_mtls)
+    # After security, so jwt_authn lands before the RBAC filters that read its payload.
+    authenticated, jwt_findings = apply_request_authentication(snapshot, view, secured)
+    resources, findings = finish(snapshot, view, authenticated)
+    return resources, jwt_findings + findings
 
 
 def generate_sidecar(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
