@@ -1,4 +1,5 @@
-"""Security on a sidecar's inbound listeners: AuthorizationPolicy RBAC and PeerAuthentication filter chains.
+"""Security on a sidecar's inbound listeners (AuthorizationPolicy RBAC and PeerAuthentication filter chains)
+and on a gateway's listeners (RBAC).
 
 Applied to listeners `listeners.py` already built (Istio's authn/authz plugins work the same way: they
 decorate the inbound chains after the networking core made them), so the listener builder stays unaware
@@ -68,6 +69,8 @@ class InboundSecurity:
         """The listener with RBAC and mTLS chains; other listeners come back unchanged."""
         lis = Listener()
         packed.Unpack(lis)
+        if self.view.is_gateway:
+            return self._gateway(lis, packed)
         if lis.traffic_direction != INBOUND or len(lis.filter_chains) != 1:
             return packed
         chain = lis.filter_chains[0]
@@ -83,6 +86,18 @@ class InboundSecurity:
         else:
             del chain.filters[:]
             chain.filters.extend(filters)
+        return pack(lis)
+
+    def _gateway(self, lis: Listener, packed: AnyPb) -> AnyPb:
+        """A gateway's own listeners are where its traffic arrives: every chain gets the RBAC filters of
+        the AuthorizationPolicies selecting the gateway pod (its mTLS story is the Gateway's TLS)."""
+        if not self._policies:
+            return packed
+        for chain in lis.filter_chains:
+            filters = list(chain.filters)
+            http = bool(filters) and filters[0].name == HCM
+            del chain.filters[:]
+            chain.filters.extend(self._with_rbac(filters, http))
         return pack(lis)
 
     def _with_rbac(self, filters: list[Filter], http: bool) -> list[Filter]:

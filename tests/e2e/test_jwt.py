@@ -78,6 +78,10 @@ def _policies() -> list[dict[str, Any]]:
          "spec": {"selector": {"matchLabels": {"istio": "ingressgateway"}}, "jwtRules": [
              {"issuer": ISSUER, "jwks": jwks(SIGNING_KEY), "forwardOriginalToken": True,
               "outputClaimToHeaders": [{"header": "x-edge-sub", "claim": "sub"}]}]}},
+        {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+         "metadata": {"name": "edge-deny-internal", "namespace": "istio-system"},
+         "spec": {"selector": {"matchLabels": {"istio": "ingressgateway"}}, "action": "DENY",
+                  "rules": [{"to": [{"operation": {"paths": ["/internal*"]}}]}]}},
         {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
          "metadata": {"name": "edge", "namespace": "default"},
          "spec": {"selector": {"istio": "ingressgateway"},
@@ -162,11 +166,11 @@ def test_jwks_uri_rule_fails_closed(client: MeshClient) -> None:
     assert _get(client, "reviews", token())[0] == 401
 
 
-def _edge_get(gateway: PodSpec, bearer: str | None = None) -> tuple[int, dict[str, Any]]:
+def _edge_get(gateway: PodSpec, bearer: str | None = None, path: str = "/from-edge") -> tuple[int, dict[str, Any]]:
     conn = http.client.HTTPConnection(gateway.ip, 8080, timeout=5)
     try:
         headers = {"host": "edge.example.com", **({"authorization": f"Bearer {bearer}"} if bearer else {})}
-        conn.request("GET", "/from-edge", headers=headers)
+        conn.request("GET", path, headers=headers)
         resp = conn.getresponse()
         body = resp.read()
     finally:
@@ -175,6 +179,12 @@ def _edge_get(gateway: PodSpec, bearer: str | None = None) -> tuple[int, dict[st
         return resp.status, json.loads(body)
     except ValueError:
         return resp.status, {}
+
+
+def test_gateway_enforces_authorization_policies_that_select_it(jwt_mesh: JwtMesh) -> None:
+    gw = jwt_mesh.gateway
+    assert _edge_get(gw, path="/internal/metrics")[0] == 403
+    assert _edge_get(gw, path="/public")[0] == 200
 
 
 def test_gateway_validates_tokens_and_passes_claims_on(jwt_mesh: JwtMesh) -> None:
