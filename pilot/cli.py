@@ -97,14 +97,12 @@ def _xds_tls_trust(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from pilot.server_main import make_document_check, make_validator
     from pilot.sources.yaml_files import load_paths
+    from pilot.validation import validate_document, validate_resource
 
-    resources, findings, _ = load_paths(args.paths, make_document_check())
-    validator = make_validator()
-    if validator:
-        for r in resources:
-            findings.extend(validator(r))
+    resources, findings, _ = load_paths(args.paths, validate_document)
+    for r in resources:
+        findings.extend(validate_resource(r))
     findings.extend(_envoy_filter_value_findings(resources))
     for f in findings:
         print(f.line())

@@ -15,15 +15,14 @@ from typing import Any
 
 def load_resources(paths: list[Path] | list[str], quiet: bool = False) -> list[Any]:
     """Valid resources from files/dirs; problems go to stderr (invalid resources are skipped)."""
-    from pilot.server_main import make_document_check, make_validator
     from pilot.sources.yaml_files import load_paths
+    from pilot.validation import validate_document, validate_resource
 
-    resources, findings, _ = load_paths(paths, make_document_check())
-    validator = make_validator()
+    resources, findings, _ = load_paths(paths, validate_document)
     latest = {r.key: r for r in resources}  # a later document with the same kind/namespace/name replaces it
     kept = []
     for r in latest.values():
-        problems = validator(r) if validator else []
+        problems = validate_resource(r)
         findings.extend(problems)
         if not any(p.is_error for p in problems):
             kept.append(r)

@@ -26,6 +26,7 @@ from pilot.security.redact import redact_private_keys
 from pilot.security.wiring import SecurityOptions, install_security
 from pilot.sources.files import FileSource
 from pilot.sources.store import ConfigStore
+from pilot.validation import validate_document, validate_resource
 from pilot.xds.cache import ResourceCache
 from pilot.xds.server import XdsHooks, XdsServer
 
@@ -54,33 +55,17 @@ class ServeOptions:
     security: SecurityOptions | None = None  # None: no CA, plaintext, no SDS
 
 
-def make_validator():  # type: ignore[no-untyped-def]
-    try:
-        from pilot.validation import validate_resource  # type: ignore[attr-defined]
-    except ImportError:  # validation lands separately; without it nothing is rejected
-        return None
-    return validate_resource
-
-
-def make_document_check():  # type: ignore[no-untyped-def]
-    try:
-        from pilot.validation import validate_document  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return validate_document
-
-
 class ControlPlane:
     def __init__(self, opts: ServeOptions) -> None:
         self.opts = opts
-        self.store = ConfigStore(make_validator())
+        self.store = ConfigStore(validate_resource)
         self.cache = ResourceCache()
         self.controller = MeshController(self.store, self.cache, opts.mesh_config)
         self.security, hooks = install_security(self.controller, opts.security)
         self.xds = XdsServer(self.cache, hooks or XdsHooks(on_connect=self.controller.on_connect,
                                                            on_disconnect=self.controller.on_disconnect),
                              credentials=self.security.xds_credentials() if self.security else None)
-        self.files = [FileSource([d], self.store, make_document_check(), source_id=f"files:{d}")
+        self.files = [FileSource([d], self.store, validate_document, source_id=f"files:{d}")
                       for d in opts.config_dirs]
         self.debouncer = DebouncedRunner(self.controller.push_all, opts.debounce_after, opts.debounce_max)
         self.http = HttpServer({
