@@ -16,33 +16,20 @@ from pilot.model.proxy import NodeId
 from pilot.push import MeshController
 from pilot.sources.memory import MemorySource, resources_from_yaml
 from pilot.sources.store import ConfigStore
-from pilot.testing.mesh import LoopbackMesh
+from pilot.testing.mesh import SERVICE_PORT, LoopbackMesh, PodSpec
 from pilot.xds.cache import ResourceCache
 
 
 def mesh_yaml(services: int, pods: int) -> tuple[str, LoopbackMesh]:
+    """S services x P pods (alternating v1/v2), 200 pods per /24 block, each with its own Sidecar."""
+    mesh = LoopbackMesh()
+    replicas: dict[tuple[str, str], int] = {}
     workloads = [(f"svc{i}", f"v{j % 2 + 1}") for i in range(services) for j in range(pods)]
-    # Spread pods over several /24 blocks (index is the last octet).
-    docs = []
-    meshes = []
-    for start in range(0, len(workloads), 200):
-        m = LoopbackMesh.build(workloads[start:start + 200], block=(127, 50, 4 * (start // 200)))
-        meshes.append(m)
-    merged = LoopbackMesh()
-    for m in meshes:
-        # Pod names must be unique across blocks.
-        for p in m.pods:
-            merged.pods.append(p)
-        merged.services.update(m.services)
-    seen: set[str] = set()
-    for d in merged.documents():
-        key = d["kind"] + d["metadata"]["name"] + str((d.get("status") or {}).get("podIP", ""))
-        if key not in seen:
-            seen.add(key)
-            docs.append(d)
-    import yaml
-
-    return yaml.safe_dump_all(docs), merged
+    for n, (service, version) in enumerate(workloads):
+        replica = replicas[(service, version)] = replicas.get((service, version), -1) + 1
+        mesh.pods.append(PodSpec(service, version, 10 + n % 200, (127, 50, 4 * (n // 200)), replica=replica))
+        mesh.services[("default", service)] = SERVICE_PORT
+    return mesh.yaml(), mesh
 
 
 async def run(services: int, pods: int, mtls: bool = False) -> dict[str, float]:

@@ -28,10 +28,11 @@ class PodSpec:
     egress_hosts: tuple[str, ...] = ("./*",)
     extra_labels: tuple[tuple[str, str], ...] = ()
     proxy_type: str = "sidecar"  # "router" for an ingress gateway
+    replica: int = 0  # the n-th pod of the same service and version
 
     @property
     def name(self) -> str:
-        return f"{self.service}-{self.version}-0"
+        return f"{self.service}-{self.version}-{self.replica}"
 
     def _addr(self, offset: int) -> str:
         a, b, c = self.block
@@ -75,8 +76,10 @@ class LoopbackMesh:
               namespace: str = "default") -> LoopbackMesh:
         block = block or random_block()
         mesh = cls()
+        replicas: dict[tuple[str, str], int] = {}
         for i, (service, version) in enumerate(workloads, start=10):
-            mesh.pods.append(PodSpec(service, version, i, block, namespace))
+            n = replicas[(service, version)] = replicas.get((service, version), -1) + 1
+            mesh.pods.append(PodSpec(service, version, i, block, namespace, replica=n))
             mesh.services[(namespace, service)] = SERVICE_PORT
         return mesh
 
@@ -118,8 +121,15 @@ class LoopbackMesh:
                                                                             "labels": {"app": name}},
                          "spec": {"selector": {"app": name},
                                   "ports": [{"name": "http", "port": port, "targetPort": port}]}})
+        groups: dict[tuple[str, str, str], int] = {}
         for p in self.pods:
-            labels = {"app": p.service, "version": p.version, **dict(p.extra_labels)}
+            groups[(p.namespace, p.service, p.version)] = groups.get((p.namespace, p.service, p.version), 0) + 1
+        for p in self.pods:
+            selector = {"app": p.service, "version": p.version}
+            if groups[(p.namespace, p.service, p.version)] > 1:
+                # Each pod binds its own egress address, so replicas need a Sidecar each.
+                selector["meshpilot.io/pod"] = p.name
+            labels = {**selector, **dict(p.extra_labels)}
             docs.append({"apiVersion": "v1", "kind": "Pod",
                          "metadata": {"name": p.name, "namespace": p.namespace, "labels": labels},
                          "spec": {"serviceAccountName": p.sa, "containers": [
@@ -127,7 +137,7 @@ class LoopbackMesh:
                          "status": {"podIP": p.ip}})
             docs.append({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
                          "metadata": {"name": p.name, "namespace": p.namespace},
-                         "spec": {"workloadSelector": {"labels": {"app": p.service, "version": p.version}},
+                         "spec": {"workloadSelector": {"labels": selector},
                                   "ingress": [{"port": {"number": SERVICE_PORT, "protocol": "HTTP",
                                                         "name": "http"},
                                                "defaultEndpoint": f"0.0.0.0:{APP_PORT}",
