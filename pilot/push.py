@@ -19,6 +19,7 @@ from pilot.model.findings import Finding
 from pilot.model.mesh import MeshConfig
 from pilot.model.proxy import NodeId, NodeIdError, ProxyView
 from pilot.model.snapshot import MeshSnapshot, build_snapshot
+from pilot.push_scope import touched_nodes
 from pilot.sources.store import ConfigStore
 from pilot.translate.generate import Resources, generate_with_findings
 from pilot.xds.cache import ResourceCache
@@ -76,8 +77,8 @@ class MeshController:
         self.stats.last_snapshot_version = snap.version
         return snap
 
-    async def push_all(self, _keys: set[object] | None = None) -> None:
-        """Rebuild the snapshot and recompute every connected proxy's resources."""
+    async def push_all(self, keys: set[object] | None = None) -> None:
+        """Rebuild the snapshot and recompute the resources of every proxy the change touches."""
         async with self._lock:
             start = time.perf_counter()
             old = self.snapshot
@@ -92,11 +93,14 @@ class MeshController:
                 return
             if old is not None and snap.version == old.version:
                 return  # e.g. a source only became synced: ready may change, the config did not
+            targets = touched_nodes(old, snap, keys or (), self.nodes)
             for node_id, node in list(self.nodes.items()):
-                self._update_node_safely(snap, node_id, node)
+                if targets is None or node_id in targets:
+                    self._update_node_safely(snap, node_id, node)
             self.stats.pushes += 1
             self.stats.last_push_seconds = time.perf_counter() - start
-            log.info("pushed snapshot %s to %d proxies in %.1f ms", snap.version, len(self.nodes),
+            log.info("pushed snapshot %s to %d of %d proxies in %.1f ms", snap.version,
+                     len(self.nodes) if targets is None else len(targets), len(self.nodes),
                      self.stats.last_push_seconds * 1000)
 
     def resources_for(self, snap: MeshSnapshot, node: NodeId) -> tuple[ProxyView, Resources]:

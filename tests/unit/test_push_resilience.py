@@ -82,3 +82,34 @@ async def test_debounced_runner_survives_a_failing_action() -> None:
     await asyncio.sleep(0.1)
     await runner.stop()
     assert calls == [{"x"}, {"y"}]
+
+
+async def test_the_graph_limits_a_policy_change_to_the_workloads_it_selects() -> None:
+    ctl, cache, src = _controller(set())
+    await ctl.push_all()
+    a, b = MESH.pod("a"), MESH.pod("b")
+    await ctl.on_connect(Node(a.node_id), {}, "peer")
+    await ctl.on_connect(Node(b.node_id), {}, "peer")
+    before_a, before_b = cache.get(a.node_id), cache.get(b.node_id)
+    policy = ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+              "metadata: {name: deny-admin, namespace: default}\n"
+              "spec: {selector: {matchLabels: {app: b}}, action: DENY,\n"
+              "       rules: [{to: [{operation: {paths: [/admin]}}]}]}\n")
+    src.apply(policy)
+    key = next(r.key for r in src.store.resources() if r.kind == "AuthorizationPolicy")
+    translations = ctl.stats.translations
+    await ctl.push_all({key})
+    assert ctl.stats.translations == translations + 1  # only b was translated again
+    assert cache.get(a.node_id) is before_a and cache.get(b.node_id) is not before_b
+    # Deleting it reaches b through the old graph.
+    src.store.delete("memory", key)
+    after_b = cache.get(b.node_id)
+    await ctl.push_all({key})
+    assert cache.get(a.node_id) is before_a and cache.get(b.node_id) is not after_b
+    # A routing change can reach any caller: everyone is recomputed.
+    src.apply("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\n"
+              "spec: {hosts: [a], http: [{route: [{destination: {host: a}}]}]}\n")
+    vs = next(r.key for r in src.store.resources() if r.kind == "VirtualService")
+    translations = ctl.stats.translations
+    await ctl.push_all({vs})
+    assert ctl.stats.translations == translations + 2
