@@ -33,7 +33,8 @@ from cryptography import x509
 from google.protobuf import json_format
 
 from pilot.ca.authority import CertificateAuthority, WorkloadCert
-from pilot.translate.secrets import client_mtls_context, server_mtls_context, workload_secrets
+from pilot.testing.static_mtls import client_mtls_context, server_mtls_context
+from pilot.translate.secrets import workload_secrets
 
 pytestmark = pytest.mark.e2e
 

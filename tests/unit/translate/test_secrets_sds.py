@@ -6,13 +6,12 @@ from envoy.config.core.v3 import config_source_pb2
 from envoy.extensions.transport_sockets.tls.v3 import common_pb2, secret_pb2
 
 from pilot.ca.authority import CertificateAuthority
+from pilot.testing.static_mtls import client_mtls_context, server_mtls_context
 from pilot.translate.secrets import (
     SECRET_TYPE_URL,
     WORKLOAD_SECRET_NAMES,
-    client_mtls_context,
     requested_workload_secrets,
     sds_secret_config,
-    server_mtls_context,
     workload_secrets,
 )
 
