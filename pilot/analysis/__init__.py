@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pilot.analysis.jwt_claims import jwt_claim_routing_findings
 from pilot.analysis.virtualservices import analyze_virtual_services
 from pilot.analysis.workloads import (
     authorization_policy_findings,
@@ -13,7 +14,7 @@ from pilot.model.findings import Finding
 from pilot.model.snapshot import MeshSnapshot
 
 ANALYZERS = (analyze_virtual_services, destination_rule_findings, sidecar_findings,
-             authorization_policy_findings, port_name_findings)
+             authorization_policy_findings, port_name_findings, jwt_claim_routing_findings)
 
 
 def analyze(snapshot: MeshSnapshot) -> list[Finding]:

@@ -22,6 +22,11 @@ PORT_NAME_CONVENTION = ("IST0118", Severity.INFO,
                         "Port name {} (port: {}, targetPort: {}) doesn't follow the naming convention of Istio port.")
 NO_MATCHING_WORKLOADS = ("IST0127", Severity.WARNING,
                          "No matching workloads for this resource with the following labels: {}")
+JWT_CLAIM_ROUTING_WITHOUT_REQUEST_AUTHN = (
+    "IST0149", Severity.ERROR,
+    "The virtual service uses the JWT claim based routing (key: {}) but found no request authentication for the "
+    "gateway ({}) pod ({}). The request authentication must first be applied for the gateway pods to validate the "
+    "JWT token and make the claims available for routing.")
 UNREACHABLE_RULE = ("IST0130", Severity.WARNING, "VirtualService rule {} not used ({}).")
 INEFFECTIVE_MATCH = ("IST0131", Severity.INFO,
                      "VirtualService rule {} match {} is not used (duplicate/overlapping match in rule {}).")

@@ -114,7 +114,7 @@ class Simulator:
             result.error, result.status = f"no virtual host for {request.host!r} (404)", 404
             return
         result.virtual_host = vh.name
-        route = select_route(vh.routes, request)
+        route = select_route(vh.routes, request, result.notes)
         if route is None:
             result.error, result.status = "no route matches (404)", 404
             return

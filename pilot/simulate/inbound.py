@@ -117,7 +117,7 @@ def _http_side(dest: Destination, cfg: ProxyConfig, manager: hcm.HttpConnectionM
         dest.error = "inbound route configuration not found"
         return
     vh = select_virtual_host(rcfg, request.host)
-    route = select_route(vh.routes, request) if vh is not None else None
+    route = select_route(vh.routes, request, dest.notes) if vh is not None else None
     if route is None:
         dest.error = "no inbound route matches (404)"
         return

@@ -69,8 +69,20 @@ def _path_matches(match: rc.RouteMatch, path: str) -> bool:
     return False
 
 
+METADATA_NOTE = ("route {route!r} matches on dynamic metadata ({filters}, e.g. JWT claims), which is not simulated: "
+                 "the request carries none, so a claim match fails and an inverted one holds")
+
+
+def _metadata_matches(match: rc.RouteMatch) -> bool:
+    """Without simulated filters there is no dynamic metadata: Envoy's MetadataMatcher fails on a missing
+    path, and `invert` turns that into a match (withoutHeaders on a claim)."""
+    return all(m.invert for m in match.dynamic_metadata)
+
+
 def route_matches(match: rc.RouteMatch, request: Request, headers: dict[str, str] | None = None) -> bool:
     if not _path_matches(match, request.path):
+        return False
+    if not _metadata_matches(match):
         return False
     headers = headers if headers is not None else request.header_map()
     if not all(header_matches(h, headers) for h in match.headers):
@@ -85,6 +97,15 @@ def route_matches(match: rc.RouteMatch, request: Request, headers: dict[str, str
     return True
 
 
-def select_route(routes: Iterable[rc.Route], request: Request) -> rc.Route | None:
+def select_route(routes: Iterable[rc.Route], request: Request, notes: list[str] | None = None) -> rc.Route | None:
+    """The first route that matches; `notes` hears about routes whose metadata matches were assumed."""
     headers = request.header_map()
-    return next((r for r in routes if route_matches(r.match, request, headers)), None)
+    for r in routes:
+        if r.match.dynamic_metadata and notes is not None and _path_matches(r.match, request.path):
+            filters = ", ".join(sorted({m.filter for m in r.match.dynamic_metadata}))
+            note = METADATA_NOTE.format(route=r.name or "(unnamed)", filters=filters)
+            if note not in notes:
+                notes.append(note)
+        if route_matches(r.match, request, headers):
+            return r
+    return None

@@ -61,11 +61,11 @@ def _jwks(rule: JwtRule, findings: list[Finding]) -> str:
     return UNUSABLE_JWKS
 
 
-def jwt_provider(rule: JwtRule, findings: list[Finding]) -> jwt.JwtProvider:
+def jwt_provider(rule: JwtRule, findings: list[Finding], clear_route_cache: bool = False) -> jwt.JwtProvider:
     provider = jwt.JwtProvider(
         issuer=rule.issuer, audiences=list(rule.audiences), forward=rule.forward_original_token,
         forward_payload_header=rule.output_payload_to_header, payload_in_metadata=JWT_PAYLOAD,
-        local_jwks=DataSource(inline_string=_jwks(rule, findings)))
+        local_jwks=DataSource(inline_string=_jwks(rule, findings)), clear_route_cache=clear_route_cache)
     provider.from_headers.extend(jwt.JwtHeader(name=h.name, value_prefix=h.prefix) for h in rule.from_headers)
     provider.from_params.extend(rule.from_params)
     provider.from_cookies.extend(rule.from_cookies)
@@ -76,13 +76,18 @@ def jwt_provider(rule: JwtRule, findings: list[Finding]) -> jwt.JwtProvider:
     return provider
 
 
-def jwt_authentication(rules: Sequence[JwtRule], findings: list[Finding]) -> jwt.JwtAuthentication | None:
-    """The filter config for these rules; None when there are none (then the filter is left out)."""
+def jwt_authentication(rules: Sequence[JwtRule], findings: list[Finding],
+                       clear_route_cache: bool = False) -> jwt.JwtAuthentication | None:
+    """The filter config for these rules; None when there are none (then the filter is left out).
+
+    `clear_route_cache` (gateways, as istiod does): the filter looks the route up before it has a payload,
+    so Envoy must pick the route again for VirtualService claim matches (`@request.auth.claims`) to see it.
+    """
     if not rules:
         return None
     config = jwt.JwtAuthentication(bypass_cors_preflight=True)  # CORS preflights carry no token
     for n, rule in enumerate(rules):
-        config.providers[provider_name(n)].CopyFrom(jwt_provider(rule, findings))
+        config.providers[provider_name(n)].CopyFrom(jwt_provider(rule, findings, clear_route_cache))
     requirement = config.rules.add(match=RouteMatch(prefix="/")).requires
     anyof = requirement.requires_any.requirements
     anyof.extend(jwt.JwtRequirement(provider_name=provider_name(n)) for n in range(len(rules)))
@@ -90,6 +95,7 @@ def jwt_authentication(rules: Sequence[JwtRule], findings: list[Finding]) -> jwt
     return config
 
 
-def jwt_authn_filter(rules: Sequence[JwtRule], findings: list[Finding]) -> HttpFilter | None:
-    config = jwt_authentication(rules, findings)
+def jwt_authn_filter(rules: Sequence[JwtRule], findings: list[Finding],
+                     clear_route_cache: bool = False) -> HttpFilter | None:
+    config = jwt_authentication(rules, findings, clear_route_cache)
     return None if config is None else HttpFilter(name=JWT_FILTER, typed_config=pack(config))

@@ -29,7 +29,8 @@ INBOUND = 1  # core.v3.TrafficDirection.INBOUND
 def apply_request_authentication(snapshot: MeshSnapshot, view: ProxyView,
                                  resources: Resources) -> tuple[Resources, list[Finding]]:
     findings: list[Finding] = []
-    jwt_filter = jwt_authn_filter(jwt_rules_for(snapshot, view), findings)
+    # Only gateways route on claims (sidecar outbound has no jwt_authn): only they re-pick the route.
+    jwt_filter = jwt_authn_filter(jwt_rules_for(snapshot, view), findings, clear_route_cache=view.is_gateway)
     if jwt_filter is None or LISTENER not in resources:
         return resources, findings
     out = dict(resources)

@@ -3,17 +3,30 @@
 https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPMatchRequest
 Fields decided at generation time per proxy (sourceLabels, sourceNamespace, port, gateways) never
 reach Envoy: `applies_to` filters the match blocks first.
+
+A `headers`/`withoutHeaders` key `@request.auth.claims...` matches a claim of the validated JWT: a route
+`dynamic_metadata` matcher on the jwt_authn payload (filter `envoy.filters.http.jwt_authn`, key `payload`,
+then the claim path). Like istiod, a value matches a string claim or any element of a list claim (e.g.
+`groups: [admin, dev]`): an OR of a list matcher and a string matcher.
+https://istio.io/latest/docs/tasks/security/authentication/jwt-route/
+https://www.envoyproxy.io/docs/envoy/latest/api-v3/type/matcher/v3/metadata.proto
+Sidecar outbound routes get the same matcher, as from istiod: no jwt_authn runs there, so the metadata is
+missing and the match never holds (an inverted one, from `withoutHeaders`, always holds).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
+from envoy.type.matcher.v3.metadata_pb2 import MetadataMatcher
+from envoy.type.matcher.v3.value_pb2 import ListMatcher, OrMatcher, ValueMatcher
 
+from pilot.model.jwt_claims import routing_claim
 from pilot.model.proxy import ProxyView
+from pilot.translate.rbac_matchers import JWT_FILTER, JWT_PAYLOAD
 
 
 def applies_to(match: Mapping[str, Any], view: ProxyView, port: int, gateway: str = "mesh") -> bool:
@@ -59,6 +72,30 @@ def header_matcher(name: str, sm: Mapping[str, Any] | None, invert: bool = False
     return hm
 
 
+def claim_value_matcher(sm: Mapping[str, Any] | None) -> ValueMatcher:
+    if is_presence_match(sm):
+        # istiod would put an empty StringMatcher here, which Envoy rejects; an empty StringMatch means
+        # "present" for headers, so it means "the claim is present" here.
+        return ValueMatcher(present_match=True)
+    one = ValueMatcher(string_match=string_matcher(sm or {}))
+    return ValueMatcher(or_match=OrMatcher(value_matchers=[ValueMatcher(list_match=ListMatcher(one_of=one)), one]))
+
+
+def claim_matcher(claims: Sequence[str], sm: Mapping[str, Any] | None, invert: bool = False) -> MetadataMatcher:
+    mm = MetadataMatcher(filter=JWT_FILTER, value=claim_value_matcher(sm), invert=invert)
+    for key in (JWT_PAYLOAD, *claims):
+        mm.path.add().key = key
+    return mm
+
+
+def _add_header_match(rm: rc.RouteMatch, name: str, sm: Mapping[str, Any] | None, invert: bool) -> None:
+    claims = routing_claim(name)
+    if claims is not None:
+        rm.dynamic_metadata.append(claim_matcher(claims, sm, invert))
+    else:
+        rm.headers.append(header_matcher(name.lower(), sm, invert))
+
+
 def route_match(match: Mapping[str, Any] | None) -> rc.RouteMatch:
     rm = rc.RouteMatch()
     match = match or {}
@@ -74,9 +111,9 @@ def route_match(match: Mapping[str, Any] | None) -> rc.RouteMatch:
         if match.get(field):
             rm.headers.append(header_matcher(pseudo, match[field]))
     for name, sm in sorted((match.get("headers") or {}).items()):
-        rm.headers.append(header_matcher(str(name).lower(), sm))
+        _add_header_match(rm, str(name), sm, invert=False)
     for name, sm in sorted((match.get("withoutHeaders") or {}).items()):
-        rm.headers.append(header_matcher(str(name).lower(), sm, invert=True))
+        _add_header_match(rm, str(name), sm, invert=True)
     for name, sm in sorted((match.get("queryParams") or {}).items()):
         qp = rc.QueryParameterMatcher(name=str(name))
         if is_presence_match(sm):

@@ -3,6 +3,7 @@ delegate), what it matches, and its policies."""
 
 from __future__ import annotations
 
+from pilot.model.jwt_claims import is_claim_key
 from pilot.validation.destinations import check_weighted_destinations
 from pilot.validation.fields import (
     check_duration,
@@ -23,8 +24,6 @@ from pilot.validation.httppolicies import (
 )
 from pilot.validation.matchers import authority_rewrites, check_header_operations, check_string_match
 from pilot.validation.node import Node
-
-_JWT_CLAIM_PREFIX = "@request.auth.claims."
 
 
 def check_http_route(route: Node, *, in_delegate: bool) -> None:
@@ -109,8 +108,8 @@ def _check_match(match: Node) -> None:
 
 
 def _check_match_header_name(node: Node, name: str) -> None:
-    if name.startswith(_JWT_CLAIM_PREFIX):
-        return  # routing on a JWT claim, e.g. "@request.auth.claims.groups"
+    if is_claim_key(name):
+        return  # routing on a JWT claim, e.g. "@request.auth.claims.groups" or "@request.auth.claims[groups]"
     check_header_name(node, name)
     if name != name.lower():
         # Envoy compares header names lowercased; Istio's docs require lowercase keys.

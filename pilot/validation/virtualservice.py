@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pilot.model.jwt_claims import is_claim_key
 from pilot.validation.destinations import check_weighted_destinations
 from pilot.validation.fields import (
     check_export_to,
@@ -33,12 +34,32 @@ def validate_virtual_service(report: Report, spec: Node) -> None:
         spec.error("http, tcp or tls must be provided in virtual service")
     for route in spec["http"].items():
         check_http_route(route, in_delegate=not hosts)
+    if not gateway_bound:
+        _check_claim_routing_needs_gateway(spec)
     host_names = [h for _, h in hosts]
     for route in spec["tls"].items():
         _check_tls_route(route, host_names)
     for route in spec["tcp"].items():
         _check_tcp_route(route)
     check_export_to(spec["exportTo"], report.resource.namespace)
+
+
+def _check_claim_routing_needs_gateway(spec: Node) -> None:
+    """Istio rejects claim routing without a gateway: only gateways validate the JWT before routing."""
+    names = spec["gateways"].value if isinstance(spec["gateways"].value, list) else []
+    # Wrong types were reported by the route checks; only well-formed maps are looked at here.
+    routes = spec["http"].items() if isinstance(spec["http"].value, list) else []
+    for route in routes:
+        if not isinstance(route.value, dict) or not isinstance(route.value.get("match"), list):
+            continue
+        for match in route["match"].items():
+            for field in ("headers", "withoutHeaders"):
+                if not isinstance(match.value, dict) or not isinstance(match.value.get(field), dict):
+                    continue
+                for key, node in match[field].entries():
+                    if is_claim_key(key):
+                        node.error(f"JWT claim based routing (key: {key}) is only supported for gateway, "
+                                   f"found no gateways: {names}")
 
 
 def _check_hosts(hosts: list[tuple[Node, str]], *, mesh_bound: bool) -> None:

@@ -6,7 +6,8 @@ One mesh, plaintext (no CA needed for JWT):
 - reviews: a RequestAuthentication with a jwksUri (unsupported: that rule fails closed);
 - productpage is the client, through its sidecar's egress listener;
 - an ingress gateway (RequestAuthentication in the root namespace, selecting it) routes edge.example.com to
-  productpage, whose sidecar has no JWT policy.
+  productpage, whose sidecar has no JWT policy, or to ratings when the token's claims say so
+  (VirtualService `@request.auth.claims` matches).
 """
 
 from __future__ import annotations
@@ -89,8 +90,12 @@ def _policies() -> list[dict[str, Any]]:
                                "hosts": ["edge.example.com"]}]}},
         {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
          "metadata": {"name": "edge", "namespace": "default"},
-         "spec": {"hosts": ["edge.example.com"], "gateways": ["edge"],
-                  "http": [{"route": [{"destination": {"host": "productpage"}}]}]}},
+         "spec": {"hosts": ["edge.example.com"], "gateways": ["edge"], "http": [
+             # claim routing: a list claim holding "admin", or a nested claim, goes to ratings
+             {"match": [{"headers": {"@request.auth.claims.groups": {"exact": "admin"}}},
+                        {"headers": {"@request.auth.claims[org][team]": {"prefix": "co"}}}],
+              "route": [{"destination": {"host": "ratings"}}]},
+             {"route": [{"destination": {"host": "productpage"}}]}]}},
     ]
 
 
@@ -197,3 +202,17 @@ def test_gateway_validates_tokens_and_passes_claims_on(jwt_mesh: JwtMesh) -> Non
     assert status == 200, body
     assert body["headers"].get("x-edge-sub") == "dave"
     assert body["headers"].get("authorization") == f"Bearer {good}"  # forwardOriginalToken: true
+
+
+def test_gateway_routes_on_validated_claims(jwt_mesh: JwtMesh) -> None:
+    gw = jwt_mesh.gateway
+    for claims in ({"groups": ["dev", "admin"]}, {"groups": "admin"}, {"org": {"team": "core"}}):
+        status, body = _edge_get(gw, token(**claims))
+        assert status == 200 and body["service"] == "ratings", (claims, body)
+    for claims in ({"groups": ["dev"]}, {"org": {"team": "edge"}}, {"org": "core"}, {}):
+        status, body = _edge_get(gw, token(**claims))
+        assert status == 200 and body["service"] == "productpage", (claims, body)
+    status, body = _edge_get(gw)  # no token: no claims, the default route
+    assert status == 200 and body["service"] == "productpage", body
+    # The claim must come from a verified token: a forged one is refused before routing.
+    assert _edge_get(gw, token(key=FORGING_KEY, groups=["admin"]))[0] == 401
