@@ -36,11 +36,12 @@ def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
 def generate_with_findings(snapshot: MeshSnapshot, view: ProxyView) -> tuple[Resources, list[Finding]]:
     """`generate` plus what translation found wrong on the way (e.g. EnvoyFilter patches it left out)."""
     base = generate_gateway(snapshot, view) if view.is_gateway else generate_sidecar(snapshot, view)
-    secured = apply_security(snapshot, view, base, mtls=snapshot.mesh.workload_mtls)
+    security_findings: list[Finding] = []
+    secured = apply_security(snapshot, view, base, mtls=snapshot.mesh.workload_mtls, findings=security_findings)
     # After security, so jwt_authn lands before the RBAC filters that read its payload.
     authenticated, jwt_findings = apply_request_authentication(snapshot, view, secured)
     resources, findings = finish(snapshot, view, authenticated)
-    return resources, jwt_findings + findings
+    return resources, security_findings + jwt_findings + findings
 
 
 def generate_sidecar(snapshot: MeshSnapshot, view: ProxyView) -> Resources:

@@ -16,8 +16,6 @@ https://istio.io/latest/docs/reference/config/security/authorization-policy/
 
 from __future__ import annotations
 
-import logging
-
 from envoy.config.listener.v3.listener_components_pb2 import Filter, FilterChain
 from envoy.config.listener.v3.listener_pb2 import Listener
 from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (
@@ -34,11 +32,8 @@ from pilot.translate.pb import pack
 from pilot.translate.rbac import build_http_rbac_filters, build_network_rbac_filters
 from pilot.translate.tls import inbound_filter_chains
 
-log = logging.getLogger(__name__)
-
 HCM = "envoy.filters.network.http_connection_manager"
 INBOUND = 1  # core.v3.TrafficDirection.INBOUND
-_WARNED: set[str] = set()
 
 
 class InboundSecurity:
@@ -56,10 +51,8 @@ class InboundSecurity:
             if self._policies else []
         self.network_rbac: list[Filter] = build_network_rbac_filters(self._policies, td, findings) \
             if self._policies else []
-        for message in sorted({f.message for f in findings} - _WARNED):
-            # Once per process: translation runs for every proxy on every push.
-            _WARNED.add(message)
-            log.warning("authorization for %s/%s: %s", view.namespace, view.name, message)
+        # e.g. a CUSTOM policy refused; both builders report it, the push loop logs new findings once
+        self.findings = list(dict.fromkeys(findings))
 
     @property
     def changes_anything(self) -> bool:

@@ -8,6 +8,7 @@ AuthorizationPolicies and DestinationRule SIMPLE/MUTUAL apply, and a proxy with 
 
 from __future__ import annotations
 
+from pilot.model.findings import Finding
 from pilot.model.proxy import ProxyView
 from pilot.model.snapshot import MeshSnapshot
 from pilot.translate.inbound_security import InboundSecurity
@@ -15,9 +16,12 @@ from pilot.translate.outbound_security import label_meshed_endpoints, secure_clu
 from pilot.translate.resource_types import CLUSTER, ENDPOINT, LISTENER, Resources
 
 
-def apply_security(snapshot: MeshSnapshot, view: ProxyView, resources: Resources, *, mtls: bool) -> Resources:
+def apply_security(snapshot: MeshSnapshot, view: ProxyView, resources: Resources, *, mtls: bool,
+                   findings: list[Finding] | None = None) -> Resources:
     out = dict(resources)
     inbound = InboundSecurity(snapshot, view, mtls=mtls)
+    if findings is not None:
+        findings.extend(inbound.findings)
     if inbound.changes_anything and LISTENER in out:
         out[LISTENER] = {name: inbound.apply(res) for name, res in out[LISTENER].items()}
     if CLUSTER in out:
