@@ -9,7 +9,6 @@ DestinationRules for a host. Pure lookups over a snapshot, following Istio's pre
 from __future__ import annotations
 
 import fnmatch
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -124,14 +123,12 @@ class _HostIndex:
         return [*self.exact.get(hostname, ()), *(vs for _, _, vs in wild)]
 
 
-_INDEXES: weakref.WeakKeyDictionary[MeshSnapshot, _HostIndex] = weakref.WeakKeyDictionary()
-
-
 def _host_index(snapshot: MeshSnapshot) -> _HostIndex:
-    index = _INDEXES.get(snapshot)
+    """Built once per snapshot (kept in its memo, dropped with it)."""
+    index = snapshot.memo.get(("vs-host-index",))
     if index is None:
-        index = _INDEXES[snapshot] = _HostIndex(snapshot)
-    return index
+        index = snapshot.memo[("vs-host-index",)] = _HostIndex(snapshot)
+    return index  # type: ignore[no-any-return]
 
 
 def virtual_service_for(snapshot: MeshSnapshot, view: ProxyView, hostname: str,

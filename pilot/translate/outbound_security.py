@@ -14,7 +14,6 @@ https://istio.io/latest/docs/tasks/security/authentication/authn-policy/#auto-mu
 from __future__ import annotations
 
 import logging
-import weakref
 
 from envoy.config.cluster.v3.cluster_pb2 import Cluster
 from envoy.config.endpoint.v3.endpoint_pb2 import ClusterLoadAssignment
@@ -38,17 +37,12 @@ from pilot.translate.tls import endpoint_tls_metadata, istio_sni, upstream_trans
 
 log = logging.getLogger(__name__)
 
-_MEMOS: weakref.WeakKeyDictionary[MeshSnapshot, dict[tuple[object, ...], AnyPb]] = weakref.WeakKeyDictionary()
+MESH_ONLY_MODES = frozenset({"ISTIO_MUTUAL"})
 
 
 def _memo(snapshot: MeshSnapshot) -> dict[tuple[object, ...], AnyPb]:
-    """Results for one snapshot; dropped with it."""
-    memo = _MEMOS.get(snapshot)
-    if memo is None:
-        memo = _MEMOS[snapshot] = {}
-    return memo
-
-MESH_ONLY_MODES = frozenset({"ISTIO_MUTUAL"})
+    """Results for one snapshot, kept in its memo and dropped with it."""
+    return snapshot.memo.setdefault(("outbound-security",), {})  # type: ignore[no-any-return]
 
 
 def secure_cluster(snapshot: MeshSnapshot, view: ProxyView, name: str, packed: AnyPb, *,
