@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from pilot.ca.rotation import CertStore
 from pilot.model.proxy import NodeId, ProxyView
@@ -36,13 +37,20 @@ class WorkloadSecretSource:
         self._certs = certs
         self._root_pem = root_pem
         self._counters = counters
+        self._packed: dict[tuple[str, str], tuple[object, dict[str, Any]]] = {}
 
     def __call__(self, _snapshot: MeshSnapshot, _view: ProxyView, node: NodeId) -> Resources:
         identity = self._gate.identity_of(str(node))
         if identity is None:
             return {}
         cert = self._certs.get(identity.ns, identity.sa)
-        return {SECRET_TYPE_URL: workload_secrets(cert, self._root_pem)}
+        # Every proxy of an identity shares one certificate: pack it once per certificate, so pushes
+        # hand the xDS cache the same objects (serialised and hashed once) instead of fresh copies.
+        packed = self._packed.get((identity.ns, identity.sa))
+        if packed is None or packed[0] is not cert:
+            packed = (cert, workload_secrets(cert, self._root_pem))
+            self._packed[(identity.ns, identity.sa)] = packed
+        return {SECRET_TYPE_URL: packed[1]}
 
     def check_request(self, node_id: str, type_url: str, names: Sequence[str]) -> None:
         """xDS request hook: count every secret name a proxy asks for that is not its own."""

@@ -10,6 +10,8 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -123,6 +125,18 @@ class MeshRunner:
 
     def stop(self) -> None:
         self.group.stop_all()
+
+    @contextmanager
+    def running(self) -> Iterator[MeshRunner]:
+        """`start_all()`, then stop every process; prints the post-mortem (logs, syncz) if anything fails."""
+        try:
+            self.start_all()
+            yield self
+        except BaseException:
+            print(self.report())
+            raise
+        finally:
+            self.stop()
 
     # ---- observing -----------------------------------------------------------------------------
     def http(self, path: str) -> tuple[int, bytes]:

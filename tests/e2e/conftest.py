@@ -31,17 +31,11 @@ def running_mesh(bookinfo_dir: tuple[Path, LoopbackMesh], request: pytest.Fixtur
                  ) -> Iterator[MeshRunner]:
     cfg, mesh = bookinfo_dir
     runner = MeshRunner(cfg, mesh, delta=getattr(request, "param", "sotw") == "delta")
-    try:
-        runner.start_all()
+    with runner.running():
         yield runner
-    except BaseException:
-        print(runner.report())
-        raise
-    finally:
         failed = getattr(request.node, "rep_call", None)
         if failed is not None and failed.failed:
             print(runner.report())
-        runner.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -113,18 +113,12 @@ def jwt_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JwtMesh]:
     (cfg / "mesh.yaml").write_text(mesh.yaml())
     (cfg / "jwt.yaml").write_text(yaml.safe_dump_all(_policies()))
     runner = MeshRunner(cfg, mesh)
-    try:
-        runner.start_all()
+    with runner.running():
         c = MeshClient(mesh.pod("productpage"))
         yield JwtMesh(c, gateway)
         c.close()
         for pod in [*mesh.pods, gateway]:
             assert runner.envoy_stat(pod, "update_rejected") == 0, f"{pod.name} rejected config"
-    except BaseException:
-        print(runner.report())
-        raise
-    finally:
-        runner.stop()
 
 
 @pytest.fixture

@@ -39,13 +39,9 @@ def kube_mesh(tmp_path: Path) -> Iterator[tuple[MeshRunner, FakeKubeApiServer]]:
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
     runner = MeshRunner(empty, mesh, extra_serve_args=["--kube", "--kubeconfig", str(kubeconfig)])
     try:
-        runner.start_all()
-        yield runner, api
-    except BaseException:
-        print(runner.report())
-        raise
+        with runner.running():
+            yield runner, api
     finally:
-        runner.stop()
         api.stop()
 
 

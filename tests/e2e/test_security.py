@@ -70,14 +70,8 @@ def mesh_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshRunner
     (cfg / "mesh.yaml").write_text(mesh.yaml())
     (cfg / "security.yaml").write_text(yaml.safe_dump_all(_policies(trusted.ip)))
     runner = MeshRunner(cfg, mesh, ca_dir=tmp_path_factory.mktemp("ca"), cert_ttl="60s", xds_tls=True)
-    try:
-        runner.start_all()
+    with runner.running():
         yield runner
-    except BaseException:
-        print(runner.report())
-        raise
-    finally:
-        runner.stop()
 
 
 @pytest.fixture(scope="module")

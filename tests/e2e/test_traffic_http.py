@@ -38,14 +38,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshRunner]:
     for f in sorted(POLICIES.glob("*.yaml")):
         shutil.copy(f, cfg)
     runner = MeshRunner(cfg, layout)
-    try:
-        runner.start_all()
+    with runner.running():
         yield runner
-    except BaseException:
-        print(runner.report())
-        raise
-    finally:
-        runner.stop()
 
 
 @pytest.fixture

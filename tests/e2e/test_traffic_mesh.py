@@ -231,18 +231,12 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrafficMesh]:
     cfg.mkdir()
     (cfg / "mesh.yaml").write_text(yaml.safe_dump_all(traffic_documents(mesh, addrs, ports, cert, key)))
     runner = MeshRunner(cfg, mesh)
-    try:
-        runner.start_all()
+    with runner.running():
         runner.start_extra_apps([f"tcp:tcp-echo:v1@{addrs['echo-v1']}:{TCP_PORT}",
                                  f"tcp:tcp-echo:v2@{addrs['echo-v2']}:{TCP_PORT}",
                                  f"external:v1@{addrs['static']}:{ports['static']}",
                                  f"dns-external:v1@{addrs['dns']}:{ports['dns']}"])
         yield TrafficMesh(runner, gateway, ca_pem, addrs)
-    except BaseException:
-        print(runner.report())
-        raise
-    finally:
-        runner.stop()
 
 
 def config_dump(runner: MeshRunner, pod: PodSpec) -> dict[str, dict[str, Any]]:
@@ -410,14 +404,8 @@ def bookinfo_gateway(tmp_path_factory: pytest.TempPathFactory, request: pytest.F
     (cfg / "samples").mkdir(parents=True)
     (cfg / "mesh.yaml").write_text(mesh.yaml())
     runner = MeshRunner(cfg, mesh, delta=request.param)
-    try:
-        runner.start_all()
+    with runner.running():
         yield runner
-    except BaseException:
-        print(runner.report())
-        raise
-    finally:
-        runner.stop()
 
 
 def _resource_names(path: Path) -> set[tuple[str, str]]:
