@@ -32,7 +32,7 @@ ADS: dict[str, AnyT] = {"ads": {}, "resource_api_version": "V3", "initial_fetch_
 
 def pack(message: Message) -> Any:
     packed = Any()
-    packed.Pack(message)
+    packed.Pack(message, deterministic=True)
     return packed
 
 

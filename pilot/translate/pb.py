@@ -14,9 +14,43 @@ def type_url(message_cls: type[Message]) -> str:
 
 
 def pack(msg: Message) -> any_pb2.Any:
+    # Deterministic: map entries (Struct fields, JWT providers, ...) would otherwise be written in a
+    # per-process hash order, and content-hash versions would differ between restarts and replicas.
     a = any_pb2.Any()
-    a.Pack(msg)
+    a.Pack(msg, deterministic=True)
     return a
+
+
+def repack_anys(msg: Message) -> Message:
+    """Re-pack every nested Any deterministically (json_format.ParseDict packs them in hash order)."""
+    for field, value in msg.ListFields():
+        if field.message_type is None:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            entry_value = field.message_type.fields_by_name["value"]
+            values = list(value.values()) if entry_value.message_type is not None else []
+        elif field.is_repeated:
+            values = list(value)
+        else:
+            values = [value]
+        for v in values:
+            if isinstance(v, any_pb2.Any):
+                _repack(v)
+            else:
+                repack_anys(v)
+    return msg
+
+
+def _repack(a: any_pb2.Any) -> None:
+    from google.protobuf import symbol_database
+
+    try:
+        inner = symbol_database.Default().GetSymbol(a.TypeName())()
+    except KeyError:
+        return  # a type we cannot read: keep its bytes as they are
+    a.Unpack(inner)
+    repack_anys(inner)
+    a.Pack(inner, deterministic=True)
 
 
 def duration(seconds: float) -> duration_pb2.Duration:

@@ -234,7 +234,7 @@ def _rules_in_order(policies_by_action: Mapping[str, Sequence[Resource]], for_tc
 
 def _pack(msg: Any) -> AnyPb:
     out = AnyPb()
-    out.Pack(msg)
+    out.Pack(msg, deterministic=True)
     return out
 
 

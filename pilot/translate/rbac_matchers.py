@@ -214,7 +214,7 @@ def path_rule(key: str, value: str, ctx: Context) -> Permission:
     if "{*}" in value or "{**}" in value:  # Istio path templates -> Envoy's uri_template matcher
         template = UriTemplateMatchConfig(path_template=value.replace("{**}", "**").replace("{*}", "*"))
         packed = AnyPb()
-        packed.Pack(template)
+        packed.Pack(template, deterministic=True)
         return Permission(uri_template=TypedExtensionConfig(name="uri-template", typed_config=packed))
     return Permission(url_path=PathMatcher(path=string_matcher(value)))
 

@@ -51,7 +51,7 @@ def workload_secrets(cert: WorkloadCert, root_pem: bytes) -> dict[str, any_pb2.A
         trusted_ca_secret(ROOT_CA_SECRET, root_pem),
     ):
         any_msg = any_pb2.Any()
-        any_msg.Pack(secret)
+        any_msg.Pack(secret, deterministic=True)
         packed[secret.name] = any_msg
     return packed
 

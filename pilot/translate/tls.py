@@ -65,7 +65,7 @@ SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 def _any(msg: Any) -> AnyPb:
     out = AnyPb()
-    out.Pack(msg)
+    out.Pack(msg, deterministic=True)
     return out
 
 

@@ -86,6 +86,6 @@ def _inside_listener(lis: listener_pb2.Listener, spec: m.Spec, patch: Patch, val
                 continue
             sub = filter_spec.get("subFilter") or {}
             if apply_op(manager.http_filters, patch.operation, m.http_filter_selector(sub), value):
-                f.typed_config.Pack(manager)
+                f.typed_config.Pack(manager, deterministic=True)
                 changed = True
     return changed

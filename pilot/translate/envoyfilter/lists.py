@@ -24,7 +24,7 @@ def merge(dst: Message, src: Message) -> None:
                 other = unpack(b)
                 assert other is not None
                 merged.MergeFrom(other)
-                b.Pack(merged)
+                b.Pack(merged, deterministic=True)
     dst.MergeFrom(src)
 
 

@@ -64,7 +64,7 @@ def _patch_inline_routes(lis: listener_pb2.Listener, spec: m.Spec, patch: Patch,
             if not m.route_config_matches(spec, manager.route_config.name, port):
                 continue
             if _patch_route_config(manager.route_config, spec, patch, value):
-                f.typed_config.Pack(manager)
+                f.typed_config.Pack(manager, deterministic=True)
                 changed = True
     return changed
 

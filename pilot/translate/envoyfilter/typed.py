@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from pilot.translate.pb import repack_anys
+
 KNOWN_MODULES = (
     "envoy.config.cluster.v3.cluster_pb2",
     "envoy.config.listener.v3.listener_pb2",
@@ -81,7 +83,7 @@ def to_message(value: Any, cls: type[M]) -> M:
     if not isinstance(value, Mapping):
         raise PatchValueError(f"value must be an object for {cls.DESCRIPTOR.full_name}")
     try:
-        return json_format.ParseDict(unwrap_typed_structs(value), cls())
+        return repack_anys(json_format.ParseDict(unwrap_typed_structs(value), cls()))  # type: ignore[return-value]
     except (json_format.ParseError, TypeError, ValueError, KeyError) as exc:
         raise PatchValueError(f"{cls.DESCRIPTOR.full_name}: {_short(exc)}") from exc
 

@@ -64,7 +64,7 @@ def _insert(lis: listener_pb2.Listener, filters: list[hcm.HttpFilter]) -> bool:
             at = next((i for i, h in enumerate(current) if h.typed_config.type_url not in AUTH_TYPES), len(current))
             del manager.http_filters[:]
             manager.http_filters.extend(current[:at] + filters + current[at:])
-            f.typed_config.Pack(manager)
+            f.typed_config.Pack(manager, deterministic=True)
             changed = True
     return changed
 
@@ -79,7 +79,7 @@ def rate_limit_cluster(address: str) -> cluster_pb2.Cluster:
     ep.endpoint.address.CopyFrom(socket_address(host, int(port)))
     opts = http_protocol_options_pb2.HttpProtocolOptions()
     opts.explicit_http_config.http2_protocol_options.SetInParent()
-    c.typed_extension_protocol_options[HTTP2_OPTIONS].Pack(opts)
+    c.typed_extension_protocol_options[HTTP2_OPTIONS].Pack(opts, deterministic=True)
     return c
 
 
