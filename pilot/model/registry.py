@@ -132,7 +132,16 @@ def endpoints_for_service(service: Service, workloads: Iterable[Workload],
     by_ip = {w.ip: w for w in workloads if w.namespace == service.namespace}
     own_slices = [s for s in slices if s.namespace == service.namespace
                   and s.labels.get("kubernetes.io/service-name") == service.name]
+    selected = [w for w in by_ip.values() if w.matches(service.selector)] if service.selector else []
+    return service_endpoints(service, by_ip, own_slices, selected)
+
+
+def service_endpoints(service: Service, by_ip: Mapping[str, Workload], own_slices: list[Resource],
+                      selected: Iterable[Workload]) -> dict[int, tuple[Endpoint, ...]]:
+    """Endpoints per service port from the service's own EndpointSlices, else from the workloads its
+    selector picked (`selected`, one per IP); `by_ip` are the workloads of its namespace by IP."""
     result: dict[int, tuple[Endpoint, ...]] = {}
+    picked = sorted(selected, key=lambda w: w.ip)
     for sp in service.ports:
         if own_slices:
             result[sp.port] = _endpoints_from_slices(sp, own_slices, by_ip)
@@ -140,7 +149,7 @@ def endpoints_for_service(service: Service, workloads: Iterable[Workload],
             result[sp.port] = tuple(
                 Endpoint(address=w.ip, port=sp.target_port, labels=w.labels,
                          service_account=w.service_account, namespace=w.namespace, workload=w.name)
-                for w in sorted(by_ip.values(), key=lambda w: w.ip) if w.matches(service.selector))
+                for w in picked)
         else:
             result[sp.port] = ()
     return result

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -64,6 +67,14 @@ class Resource:
 
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+    @cached_property
+    def content_digest(self) -> int:
+        """A 128-bit hash of what the resource says, computed once per object (snapshots of 20,000
+        resources reuse it instead of re-serialising every resource on every change)."""
+        text = json.dumps([self.kind, self.api_version, self.namespace, self.name, self.body], sort_keys=True,
+                          default=str)
+        return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest(), "big")
 
 
 def resource_from_document(doc: Mapping[str, Any], origin: Origin | None = None,

@@ -15,6 +15,7 @@ from typing import Any
 from pilot.model.proxy import ProxyView
 from pilot.model.registry import Service
 from pilot.model.resource import Resource
+from pilot.model.scope_index import DestinationRuleIndex, SidecarIndex, memoised
 from pilot.model.snapshot import MeshSnapshot
 
 
@@ -41,16 +42,11 @@ def selects(resource: Resource, view: ProxyView, field: str = "workloadSelector"
 def sidecar_for(snapshot: MeshSnapshot, view: ProxyView) -> Resource | None:
     if view.is_gateway:
         return None  # routers never take a Sidecar: they see every exported service
-    sidecars = snapshot.of_kind("Sidecar")
-    own = [s for s in sidecars if s.namespace == view.namespace]
-    for s in own:
-        if s.spec.get("workloadSelector") and selects(s, view):
-            return s
-    for s in own:
-        if not s.spec.get("workloadSelector"):
-            return s
-    root = snapshot.mesh.root_namespace
-    return next((s for s in sidecars if s.namespace == root and not s.spec.get("workloadSelector")), None)
+    index = memoised(snapshot, ("sidecar-index",), lambda: SidecarIndex(snapshot))
+    own = index.selecting(view.namespace, view.label_map)
+    if own is not None:
+        return own
+    return index.namespace_wide.get(view.namespace) or index.namespace_wide.get(snapshot.mesh.root_namespace)
 
 
 def exported_to(spec: Mapping[str, Any], owner_ns: str, viewer_ns: str) -> bool:
@@ -89,9 +85,20 @@ def imports(hosts: Iterable[str], proxy_ns: str, target_ns: str, hostname: str) 
 def visible_services(snapshot: MeshSnapshot, view: ProxyView,
                      sidecar: Resource | None = None) -> list[Service]:
     hosts = egress_hosts(sidecar if sidecar is not None else sidecar_for(snapshot, view))
-    return [s for s in sorted(snapshot.services.values(), key=lambda s: s.hostname)
-            if _exported_to({"exportTo": list(s.export_to)}, s.namespace, view.namespace)
-            and imports(hosts, view.namespace, s.namespace, s.hostname)]
+    return list(memoised(snapshot, ("visible-services", view.namespace, hosts),
+                         lambda: _visible_services(snapshot, view.namespace, hosts)))
+
+
+def _visible_services(snapshot: MeshSnapshot, namespace: str, hosts: tuple[str, ...]) -> tuple[Service, ...]:
+    """Computed once per snapshot, namespace and Sidecar egress hosts, shared by every proxy with them."""
+    return tuple(s for s in _services_by_hostname(snapshot)
+                 if _exported_to({"exportTo": list(s.export_to)}, s.namespace, namespace)
+                 and imports(hosts, namespace, s.namespace, s.hostname))
+
+
+def _services_by_hostname(snapshot: MeshSnapshot) -> list[Service]:
+    return memoised(snapshot, ("services-by-hostname",),
+                    lambda: sorted(snapshot.services.values(), key=lambda s: s.hostname))
 
 
 def virtual_service_hosts(vs: Resource, domain_suffix: str) -> list[str]:
@@ -162,10 +169,20 @@ def _gw_matches(vs: Resource, gateway: str) -> bool:
 
 
 def destination_rule_for(snapshot: MeshSnapshot, view: ProxyView, hostname: str) -> Resource | None:
+    """The DestinationRule for `hostname` as seen from `view`: the proxy's namespace first, then the
+    service's, then the root namespace (Istio's lookup order). Memoised per namespace and host, and per
+    label set only when some rule selects workloads."""
+    index = memoised(snapshot, ("dr-index",), lambda: DestinationRuleIndex(snapshot, resolve_host))
+    labels = view.labels if index.any_selector else ()
+    return memoised(snapshot, ("dr-for", view.namespace, labels, hostname),
+                    lambda: _destination_rule_for(snapshot, index, view, hostname))
+
+
+def _destination_rule_for(snapshot: MeshSnapshot, index: DestinationRuleIndex, view: ProxyView,
+                          hostname: str) -> Resource | None:
     candidates = []
-    for dr in snapshot.of_kind("DestinationRule"):
-        host = resolve_host(str(dr.spec.get("host", "")), dr.namespace, snapshot.mesh.domain_suffix)
-        if not host_matches(host, hostname) or not _exported_to(dr.spec, dr.namespace, view.namespace):
+    for dr in index.candidates(hostname, host_matches):
+        if not _exported_to(dr.spec, dr.namespace, view.namespace):
             continue
         if dr.spec.get("workloadSelector") and not selects(dr, view):
             continue

@@ -7,7 +7,6 @@ of the resources it was built from.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,12 +20,13 @@ from pilot.model.registry import (
     Endpoint,
     Service,
     Workload,
-    endpoints_for_service,
+    service_endpoints,
     service_from_resource,
     workload_from_pod,
 )
 from pilot.model.resource import ConfigKey, Resource
 from pilot.model.serviceentry import registry_from_entries
+from pilot.model.workload_index import WorkloadIndex
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +38,7 @@ class MeshSnapshot:
     # (hostname, port) -> endpoints of that service port
     endpoints: Mapping[tuple[str, int], tuple[Endpoint, ...]] = field(default_factory=dict)
     version: str = ""
+    built_index: WorkloadIndex | None = field(default=None, repr=False)
 
     # ---- lookups -------------------------------------------------------------------------------
     @cached_property
@@ -53,6 +54,11 @@ class MeshSnapshot:
     @cached_property
     def by_key(self) -> dict[ConfigKey, Resource]:
         return {r.key: r for r in self.resources}
+
+    @cached_property
+    def workload_index(self) -> WorkloadIndex:
+        """Workloads by namespace and label (selectors cost their candidates, not a scan)."""
+        return self.built_index if self.built_index is not None else WorkloadIndex(self.workloads)
 
     @cached_property
     def _workloads_by_ip(self) -> dict[tuple[str, str], Workload]:
@@ -92,11 +98,10 @@ def _precedence(r: Resource) -> tuple[str, str, str]:
 
 
 def content_hash(resources: Iterable[Resource], mesh: MeshConfig) -> str:
-    h = hashlib.sha256()
-    h.update(repr(mesh).encode())
-    for r in sorted(resources, key=lambda r: (r.kind, r.namespace, r.name)):
-        h.update(json.dumps([r.kind, r.api_version, r.namespace, r.name, r.body], sort_keys=True,
-                            default=str).encode())
+    """Order-independent: the sum of the resources' own digests (mod 2^128) with the mesh config."""
+    total = sum(r.content_digest for r in resources) % (1 << 128)
+    h = hashlib.sha256(repr(mesh).encode())
+    h.update(total.to_bytes(16, "big"))
     return h.hexdigest()[:16]
 
 
@@ -113,7 +118,13 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
     # WorkloadEntries are workloads too: Services and ServiceEntries select them like Pods.
     entry_workloads, entry_services = registry_from_entries(by_kind, pods, mesh.domain_suffix)
     workloads = pods + entry_workloads
-    slices = by_kind.get("EndpointSlice", [])
+    index = WorkloadIndex(workloads)
+    by_ip: dict[str, dict[str, Workload]] = {}
+    for w in workloads:
+        by_ip.setdefault(w.namespace, {})[w.ip] = w  # the last workload with an IP wins, as before
+    slices: dict[tuple[str, str], list[Resource]] = {}
+    for sl in by_kind.get("EndpointSlice", []):
+        slices.setdefault((sl.namespace, sl.labels.get("kubernetes.io/service-name", "")), []).append(sl)
     services: dict[str, Service] = {}
     endpoints: dict[tuple[str, int], tuple[Endpoint, ...]] = {}
     for sres in sorted(by_kind.get("Service", []), key=_precedence):
@@ -121,7 +132,11 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         if svc.hostname in services:
             continue
         services[svc.hostname] = svc
-        for port, eps in endpoints_for_service(svc, workloads, slices).items():
+        ns_ips = by_ip.get(svc.namespace, {})
+        selected = [w for w in index.select(svc.namespace, svc.selector) if ns_ips.get(w.ip) is w] \
+            if svc.selector else []
+        for port, eps in service_endpoints(svc, ns_ips, slices.get((svc.namespace, svc.name), []),
+                                           selected).items():
             endpoints[(svc.hostname, port)] = eps
     for svc, eps_by_port in [*entry_services, *extra_services]:
         if svc.hostname in services:
@@ -130,7 +145,7 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         for port, eps in eps_by_port.items():
             endpoints[(svc.hostname, port)] = eps
     return MeshSnapshot(resources=resources, mesh=mesh, services=services, workloads=workloads,
-                        endpoints=endpoints, version=content_hash(resources, mesh))
+                        endpoints=endpoints, version=content_hash(resources, mesh), built_index=index)
 
 
 def spec_get(spec: Mapping[str, Any], *path: str, default: Any = None) -> Any:

@@ -9,7 +9,7 @@ each one once (ARCHITECTURE.md rule 2: the cache key is the argument).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pilot.model.proxy import ProxyView
 from pilot.model.resource import Resource
@@ -24,6 +24,11 @@ def shared(snapshot: MeshSnapshot, key: tuple[object, ...], build: Callable[[], 
     if key not in memo:
         memo[key] = build()
     return memo[key]  # type: ignore[no-any-return]
+
+
+def shared_if_built(snapshot: MeshSnapshot, key: tuple[object, ...]) -> Any:
+    """What `shared` built under `key` for this snapshot, or None."""
+    return snapshot.memo.get(key)
 
 
 def labels_matter(snapshot: MeshSnapshot) -> bool:

@@ -37,6 +37,8 @@ class CachedResource:
     any: Any
     framed: bytes
     version: str
+    # `name\0version\n`: what the type's version hashes, encoded once
+    digest_line: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +52,8 @@ class TypeResources:
     @classmethod
     def build(cls, type_url: str, resources: Iterable[CachedResource]) -> TypeResources:
         by_name = {r.name: r for r in sorted(resources, key=lambda r: r.name)}
-        digest = hashlib.blake2b(digest_size=8)
-        for name, res in by_name.items():
-            digest.update(f"{name}\0{res.version}\n".encode())
+        digest = hashlib.blake2b(b"".join(r.digest_line or f"{r.name}\0{r.version}\n".encode()
+                                          for r in by_name.values()), digest_size=8)
         return cls(type_url, digest.hexdigest(), MappingProxyType(by_name))
 
 
@@ -72,32 +73,53 @@ class NodeResources:
 
 
 class _VersionMemo:
-    """Serialised bytes + hash per distinct Any object.
+    """The CachedResource (serialised bytes + hash) per distinct Any object, and the TypeResources per
+    distinct resource map.
 
-    Pushes to many proxies share Any objects, so each is serialised and hashed once. Keyed by id();
-    the entry keeps the object alive, so an id cannot be reused while its entry exists.
+    Pushes to many proxies share Any objects (and whole maps, like a scope's endpoints), so each is
+    serialised, hashed and sorted once. Keyed by id(); an entry keeps its object alive, so an id cannot
+    be reused while its entry exists. Maps handed to the cache must not be changed afterwards.
     """
 
     def __init__(self) -> None:
-        self._by_id: dict[int, tuple[Any, bytes, str]] = {}
+        self._by_id: dict[int, CachedResource] = {}
+        self._maps: dict[int, tuple[Mapping[str, Any], TypeResources]] = {}
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return len(self._by_id) + len(self._maps)
 
-    def lookup(self, obj: Any) -> tuple[bytes, str]:
-        """(framed bytes, version) of the object."""
+    def resource(self, name: str, obj: Any) -> CachedResource:
         hit = self._by_id.get(id(obj))
-        if hit is not None and hit[0] is obj:
-            return hit[1], hit[2]
+        if hit is not None and hit.any is obj and hit.name == name:
+            return hit
         data = obj.SerializeToString(deterministic=True)
-        framed = length_delimited(RESOURCE_FIELD, data)
         version = content_hash(data)
-        self._by_id[id(obj)] = (obj, framed, version)
-        return framed, version
+        cached = CachedResource(name, obj, length_delimited(RESOURCE_FIELD, data), version,
+                                f"{name}\0{version}\n".encode())
+        if hit is None:
+            self._by_id[id(obj)] = cached
+        return cached
 
-    def retain(self, live: Iterable[Any]) -> None:
+    def type_resources(self, type_url: str, named: Mapping[str, Any]) -> TypeResources:
+        hit = self._maps.get(id(named))
+        if hit is not None and hit[0] is named and hit[1].type_url == type_url:
+            return hit[1]
+        cached = []
+        for name, obj in named.items():
+            if obj.type_url != type_url:
+                # Envoy rejects a response whose resources are of another type; catch it here.
+                raise ValueError(f"resource {name!r} is {obj.type_url}, not {type_url}")
+            cached.append(self.resource(name, obj))
+        built = TypeResources.build(type_url, cached)
+        if len(named) >= 16:  # only big maps are worth remembering (shared scope-wide maps are)
+            self._maps[id(named)] = (named, built)
+        return built
+
+    def retain(self, live: Iterable[Any], live_maps: Iterable[TypeResources]) -> None:
         keep = {id(o) for o in live}
         self._by_id = {k: v for k, v in self._by_id.items() if k in keep}
+        maps = {id(t) for t in live_maps}
+        self._maps = {k: v for k, v in self._maps.items() if id(v[1]) in maps}
 
 
 class ResourceCache:
@@ -116,16 +138,7 @@ class ResourceCache:
 
     def set_node_resources(self, node_id: str, resources: Mapping[str, Mapping[str, Any]]) -> None:
         """Replace the node's full resource set and wake its streams for the types that changed."""
-        types: dict[str, TypeResources] = {}
-        for type_url, named in resources.items():
-            cached = []
-            for name, obj in named.items():
-                if obj.type_url != type_url:
-                    # Envoy rejects a response whose resources are of another type; catch it here.
-                    raise ValueError(f"resource {name!r} is {obj.type_url}, not {type_url}")
-                framed, version = self._memo.lookup(obj)
-                cached.append(CachedResource(name, obj, framed, version))
-            types[type_url] = TypeResources.build(type_url, cached)
+        types = {type_url: self._memo.type_resources(type_url, named) for type_url, named in resources.items()}
         old = self._nodes.get(node_id)
         new = NodeResources(node_id, MappingProxyType(types))
         self._nodes[node_id] = new
@@ -170,7 +183,8 @@ class ResourceCache:
         if len(self._memo) <= self._prune_at:
             return
         self._memo.retain(
-            r.any for n in self._nodes.values() for t in n.types.values() for r in t.resources.values()
+            (r.any for n in self._nodes.values() for t in n.types.values() for r in t.resources.values()),
+            (t for n in self._nodes.values() for t in n.types.values()),
         )
         self._prune_at = max(self._MEMO_FLOOR, 2 * len(self._memo))
 
