@@ -54,6 +54,8 @@ class DebouncedRunner:
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # When the first event of the batch being acted on arrived (the clock's time), for metrics.
+        self.batch_started: float | None = None
 
     def event(self, keys: set[object] | None = None) -> None:
         self.state.event(self.clock(), keys)
@@ -86,6 +88,7 @@ class DebouncedRunner:
                     pass
                 continue
             try:
+                self.batch_started = self.state.first_event
                 await self.action(self.state.take())
             except Exception:  # one failed push must not end all future pushes
                 log.exception("debounced push failed")

@@ -37,7 +37,22 @@ def render_metrics(cp: Any) -> str:
                            {"code": "over_limit"}))
     lines.append(_line("meshpilot_translation_findings",
                        float(sum(len(f) for f in cp.controller.translation_findings.values()))))
+    lines.extend(_istio_lines(cp))
     security = getattr(cp, "security", None)
     if security is not None:
         lines.extend(security.metrics_lines())
     return "\n".join(lines) + "\n" + render_prometheus(cp.xds.metrics())
+
+
+def _istio_lines(cp: Any) -> list[str]:
+    """Istio's names for what dashboards built for istiod look at
+    (https://istio.io/latest/docs/reference/commands/pilot-discovery/#metrics)."""
+    xds = cp.xds.metrics()
+    lines = ["# TYPE pilot_xds gauge", _line("pilot_xds", xds.get("streams_active", 0.0)),
+             "# TYPE pilot_xds_pushes counter"]
+    for key, value in sorted(xds.items()):
+        if key.startswith("pushes_total{"):
+            lines.append("pilot_xds_pushes" + key.removeprefix("pushes_total") + f" {value:g}")
+    lines.extend(cp.controller.metrics.lines())
+    lines.extend(cp.xds.histogram_lines())
+    return lines

@@ -2,7 +2,12 @@
 
 The composition root (`pilot.server_main`) wires a ConfigStore, this controller and the xDS server.
 Translation results are memoised per (snapshot, ProxyView): proxies with equal views share the same
-generated resources (ARCHITECTURE.md rule 2).
+generated resources (ARCHITECTURE.md rule 2). A change reaches only the proxies its push plan names
+(push_scope.py); an endpoint-only change swaps their ClusterLoadAssignments and translates nothing else.
+
+Translation runs on the event loop, so long pushes and bursts of connecting proxies give the loop back
+every few milliseconds: gRPC must keep accepting and answering streams while thousands of proxies sync
+(grpc-core cancels calls the application has not picked up in time).
 """
 
 from __future__ import annotations
@@ -19,15 +24,19 @@ from pilot.model.findings import Finding
 from pilot.model.mesh import MeshConfig
 from pilot.model.proxy import NodeId, NodeIdError, ProxyView
 from pilot.model.snapshot import MeshSnapshot, build_snapshot
-from pilot.push_scope import touched_nodes
+from pilot.push_metrics import PushMetrics
+from pilot.push_scope import PushPlan, plan_push
 from pilot.sources.store import ConfigStore
-from pilot.translate.generate import Resources, generate_with_findings
+from pilot.translate.eds_refresh import refreshed_endpoints
+from pilot.translate.generate import ENDPOINT, Resources, generate_with_findings
 from pilot.xds.cache import ResourceCache
 from pilot.xds.server import StreamRefused
 
 log = logging.getLogger(__name__)
 
 Generator = Callable[[MeshSnapshot, ProxyView], tuple[Resources, list[Finding]]]
+# Translate for at most this long before letting the event loop serve streams again.
+YIELD_EVERY_S = 0.02
 
 
 @dataclass
@@ -38,7 +47,9 @@ class PushStats:
     translations: int = 0
     translation_cache_hits: int = 0
     translation_errors: int = 0
+    endpoint_only_updates: int = 0
     last_snapshot_version: str = ""
+    last_push_reached: int = 0
     proxies: dict[str, ProxyView] = field(default_factory=dict)
 
 
@@ -53,7 +64,10 @@ class MeshController:
         self.nodes: dict[str, NodeId] = {}
         self._streams: dict[str, int] = {}  # a proxy may briefly hold two streams while reconnecting
         self.stats = PushStats()
+        self.metrics = PushMetrics()
         self._memo: dict[ProxyView, tuple[Resources, list[Finding]]] = {}
+        # What each proxy was last given (with extras), so an endpoint-only change can keep the rest.
+        self._given: dict[str, Resources] = {}
         # What translation left out per proxy (e.g. EnvoyFilter patches), for /debug/configz and logs.
         self.translation_findings: dict[str, list[Finding]] = {}
         self._memo_version = ""
@@ -70,17 +84,19 @@ class MeshController:
     # ---- snapshot ------------------------------------------------------------------------------
     def rebuild_snapshot(self) -> MeshSnapshot:
         synced = self.store.synced  # read before the resources: a later sync triggers another rebuild
-        snap = build_snapshot(self.store.resources(), self.mesh)
+        snap = build_snapshot(self.store.resources(), self.mesh, previous=self.snapshot)
         self._built_from_synced = synced
         self.snapshot = snap
         self.stats.snapshots_built += 1
         self.stats.last_snapshot_version = snap.version
         return snap
 
-    async def push_all(self, keys: set[object] | None = None) -> None:
-        """Rebuild the snapshot and recompute the resources of every proxy the change touches."""
+    async def push_all(self, keys: set[object] | None = None, since: float | None = None) -> None:
+        """Rebuild the snapshot and update every proxy the change touches. `since`: when the change
+        first arrived (time.monotonic), for the convergence metric."""
         async with self._lock:
             start = time.perf_counter()
+            since = since if since is not None else time.monotonic()
             old = self.snapshot
             try:
                 snap = self.rebuild_snapshot()
@@ -93,15 +109,34 @@ class MeshController:
                 return
             if old is not None and snap.version == old.version:
                 return  # e.g. a source only became synced: ready may change, the config did not
-            targets = touched_nodes(old, snap, keys or (), self.nodes)
-            for node_id, node in list(self.nodes.items()):
-                if targets is None or node_id in targets:
-                    self._update_node_safely(snap, node_id, node)
+            plan = plan_push(old, snap, keys or (), self.nodes)
+            self.metrics.trigger(keys or ())
+            reached = await self._apply(snap, plan, since)
             self.stats.pushes += 1
+            self.stats.last_push_reached = reached
             self.stats.last_push_seconds = time.perf_counter() - start
-            log.info("pushed snapshot %s to %d of %d proxies in %.1f ms", snap.version,
-                     len(self.nodes) if targets is None else len(targets), len(self.nodes),
-                     self.stats.last_push_seconds * 1000)
+            log.info("pushed snapshot %s to %d of %d proxies (%d endpoints only) in %.1f ms", snap.version,
+                     reached, len(self.nodes), len(plan.endpoints_only), self.stats.last_push_seconds * 1000)
+
+    async def _apply(self, snap: MeshSnapshot, plan: PushPlan, since: float) -> int:
+        reached = 0
+        slice_start = time.perf_counter()
+        for node_id, node in list(self.nodes.items()):
+            if self.snapshot is not snap:
+                break  # a newer push took over while we yielded (never happens under the lock)
+            if node_id not in self.nodes or not plan.reaches(node_id):
+                continue
+            hosts = plan.endpoints_only.get(node_id)
+            if hosts is not None and self._update_endpoints(snap, node_id, node, hosts):
+                self.stats.endpoint_only_updates += 1
+            else:
+                self._update_node_safely(snap, node_id, node)
+            reached += 1
+            self.metrics.converged(time.monotonic() - since)
+            if time.perf_counter() - slice_start > YIELD_EVERY_S:
+                await asyncio.sleep(0)
+                slice_start = time.perf_counter()
+        return reached
 
     def resources_for(self, snap: MeshSnapshot, node: NodeId) -> tuple[ProxyView, Resources]:
         view = snap.proxy_view(node)
@@ -148,10 +183,28 @@ class MeshController:
     def _update_node(self, snap: MeshSnapshot, node_id: str, node: NodeId) -> None:
         view, res = self.resources_for(snap, node)
         self.stats.proxies[node_id] = view
+        self._give(node_id, res)
+
+    def _update_endpoints(self, snap: MeshSnapshot, node_id: str, node: NodeId, hosts: frozenset[str]) -> bool:
+        """The proxy's last config with new assignments for `hosts`; False when it has none to start from."""
+        given = self._given.get(node_id)
+        if given is None or ENDPOINT not in given:
+            return False
+        try:
+            endpoints = refreshed_endpoints(snap, snap.proxy_view(node), given[ENDPOINT], hosts)
+        except Exception:
+            log.exception("refreshing endpoints of %s failed; translating it in full", node_id)
+            return False
+        self._give(node_id, {**given, ENDPOINT: endpoints})
+        return True
+
+    def _give(self, node_id: str, res: Resources) -> None:
         self.cache.set_node_resources(node_id, res)
+        self._given[node_id] = res
 
     # ---- xDS hooks -----------------------------------------------------------------------------
     async def on_connect(self, node: object, metadata: Mapping[str, str], peer: str) -> None:
+        arrived = time.monotonic()
         node_id = str(getattr(node, "id", ""))
         try:
             parsed = NodeId.parse(node_id)
@@ -160,7 +213,11 @@ class MeshController:
         if not self.ready or self.snapshot is None:
             # Never hand a (re)connecting Envoy an empty config: it would wipe what works.
             raise StreamRefused(grpc.StatusCode.UNAVAILABLE, "control plane not ready: sources not synced")
+        # Let the loop take in other streams first: when thousands connect at once, each waits its turn
+        # here instead of holding up the acceptance of the next.
+        await asyncio.sleep(0)
         async with self._lock:
+            assert self.snapshot is not None
             self.nodes[node_id] = parsed
             self._streams[node_id] = self._streams.get(node_id, 0) + 1
             if not self._update_node_safely(self.snapshot, node_id, parsed) and self.cache.get(node_id) is None:
@@ -168,6 +225,7 @@ class MeshController:
                 if not self._streams[node_id]:
                     del self._streams[node_id], self.nodes[node_id]
                 raise StreamRefused(grpc.StatusCode.UNAVAILABLE, "no config could be generated for this proxy")
+        self.metrics.queued(time.monotonic() - arrived)
         log.info("proxy connected: %s from %s", node_id, peer)
 
     async def on_disconnect(self, node_id: str) -> None:
@@ -177,6 +235,7 @@ class MeshController:
             return
         self._streams.pop(node_id, None)
         self.nodes.pop(node_id, None)
+        self._given.pop(node_id, None)
         self.translation_findings.pop(node_id, None)
         self.stats.proxies.pop(node_id, None)
         log.info("proxy disconnected: %s", node_id)

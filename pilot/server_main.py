@@ -67,7 +67,7 @@ class ControlPlane:
                              credentials=self.security.xds_credentials() if self.security else None)
         self.files = [FileSource([d], self.store, validate_document, source_id=f"files:{d}")
                       for d in opts.config_dirs]
-        self.debouncer = DebouncedRunner(self.controller.push_all, opts.debounce_after, opts.debounce_max)
+        self.debouncer = DebouncedRunner(self._push, opts.debounce_after, opts.debounce_max)
         self.http = HttpServer({
             "/ready": self._ready, "/metrics": self._metrics, "/debug/syncz": self._syncz,
             "/debug/config_dump": self._config_dump, "/debug/configz": self._configz,
@@ -114,6 +114,9 @@ class ControlPlane:
         log.info("meshpilot serving xDS on %s:%d, HTTP on %s:%d",
                  self.opts.xds_address.rpartition(":")[0], self.xds_port,
                  self.opts.http_address.rpartition(":")[0], self.http_port)
+
+    async def _push(self, keys: set[object]) -> None:
+        await self.controller.push_all(keys, since=self.debouncer.batch_started)
 
     async def _start_ratelimit(self) -> None:
         self._ratelimit_server, self.ratelimit_port = await start_rate_limit_server(

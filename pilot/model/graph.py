@@ -84,14 +84,13 @@ def _destinations(rule: dict) -> list[dict]:
 
 
 def _selected_workloads(snapshot: MeshSnapshot, res: Resource) -> Iterable[tuple[str, str]]:
+    """Workloads a policy selects: its namespace's, or every namespace's from the root namespace."""
     spec = res.spec
     sel = (spec.get("workloadSelector") or {}).get("labels") or (spec.get("selector") or {}).get("matchLabels")
-    root = snapshot.mesh.root_namespace
-    for w in snapshot.workloads:
-        if res.namespace not in (w.namespace, root):
-            continue
-        if all(w.labels.get(k) == v for k, v in (sel or {}).items()):
-            yield (w.namespace, w.name)
+    index = snapshot.workload_index
+    namespaces = list(index.by_namespace) if res.namespace == snapshot.mesh.root_namespace else [res.namespace]
+    for w in index.select_in(namespaces, dict(sel or {})):
+        yield (w.namespace, w.name)
 
 
 def affected_workloads(graph: nx.MultiDiGraph, keys: Iterable[ConfigKey]) -> set[str]:

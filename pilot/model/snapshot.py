@@ -16,17 +16,11 @@ import networkx as nx
 
 from pilot.model.mesh import MeshConfig
 from pilot.model.proxy import NodeId, ProxyView
-from pilot.model.registry import (
-    Endpoint,
-    Service,
-    Workload,
-    service_endpoints,
-    service_from_resource,
-    workload_from_pod,
-)
+from pilot.model.registry import Endpoint, Service, Workload
+from pilot.model.registry_build import Registry, build_registry, precedence
 from pilot.model.resource import ConfigKey, Resource
 from pilot.model.serviceentry import registry_from_entries
-from pilot.model.workload_index import WorkloadIndex
+from pilot.model.workload_index import CombinedIndex, WorkloadIndex
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +32,7 @@ class MeshSnapshot:
     # (hostname, port) -> endpoints of that service port
     endpoints: Mapping[tuple[str, int], tuple[Endpoint, ...]] = field(default_factory=dict)
     version: str = ""
-    built_index: WorkloadIndex | None = field(default=None, repr=False)
+    registry: Registry | None = field(default=None, repr=False)
 
     # ---- lookups -------------------------------------------------------------------------------
     @cached_property
@@ -46,7 +40,7 @@ class MeshSnapshot:
         out: dict[str, list[Resource]] = {}
         for r in self.resources:
             out.setdefault(r.kind, []).append(r)
-        return {k: tuple(sorted(v, key=_precedence)) for k, v in out.items()}
+        return {k: tuple(sorted(v, key=precedence)) for k, v in out.items()}
 
     def of_kind(self, kind: str) -> tuple[Resource, ...]:
         return self.by_kind.get(kind, ())
@@ -56,9 +50,9 @@ class MeshSnapshot:
         return {r.key: r for r in self.resources}
 
     @cached_property
-    def workload_index(self) -> WorkloadIndex:
+    def workload_index(self) -> WorkloadIndex | CombinedIndex:
         """Workloads by namespace and label (selectors cost their candidates, not a scan)."""
-        return self.built_index if self.built_index is not None else WorkloadIndex(self.workloads)
+        return self.registry.index() if self.registry is not None else WorkloadIndex(self.workloads)
 
     @cached_property
     def _workloads_by_ip(self) -> dict[tuple[str, str], Workload]:
@@ -92,11 +86,6 @@ class MeshSnapshot:
         return build_graph(self)
 
 
-def _precedence(r: Resource) -> tuple[str, str, str]:
-    # Istio resolves conflicts by the oldest creationTimestamp, then namespace/name.
-    return (r.creation_timestamp or "~", r.namespace, r.name)
-
-
 def content_hash(resources: Iterable[Resource], mesh: MeshConfig) -> str:
     """Order-independent: the sum of the resources' own digests (mod 2^128) with the mesh config."""
     total = sum(r.content_digest for r in resources) % (1 << 128)
@@ -106,46 +95,33 @@ def content_hash(resources: Iterable[Resource], mesh: MeshConfig) -> str:
 
 
 def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None,
-                   extra_services: Iterable[tuple[Service, Mapping[int, tuple[Endpoint, ...]]]] = ()
-                   ) -> MeshSnapshot:
-    """Index valid resources into a snapshot. `extra_services` lets later layers add ServiceEntries."""
+                   extra_services: Iterable[tuple[Service, Mapping[int, tuple[Endpoint, ...]]]] = (),
+                   previous: MeshSnapshot | None = None) -> MeshSnapshot:
+    """Index valid resources into a snapshot. `extra_services` lets later layers add ServiceEntries.
+
+    With `previous`, the registry of every namespace whose Pods, Services, EndpointSlices and
+    WorkloadEntries did not change is taken over from it (see registry_build.py)."""
     mesh = mesh or MeshConfig()
     resources = tuple(resources)
     by_kind: dict[str, list[Resource]] = {}
     for r in resources:
         by_kind.setdefault(r.kind, []).append(r)
-    pods = tuple(w for w in (workload_from_pod(p) for p in by_kind.get("Pod", [])) if w)
+    registry = build_registry(by_kind, mesh.domain_suffix, previous.registry if previous else None)
     # WorkloadEntries are workloads too: Services and ServiceEntries select them like Pods.
-    entry_workloads, entry_services = registry_from_entries(by_kind, pods, mesh.domain_suffix)
-    workloads = pods + entry_workloads
-    index = WorkloadIndex(workloads)
-    by_ip: dict[str, dict[str, Workload]] = {}
-    for w in workloads:
-        by_ip.setdefault(w.namespace, {})[w.ip] = w  # the last workload with an IP wins, as before
-    slices: dict[tuple[str, str], list[Resource]] = {}
-    for sl in by_kind.get("EndpointSlice", []):
-        slices.setdefault((sl.namespace, sl.labels.get("kubernetes.io/service-name", "")), []).append(sl)
+    pods = [w for part in registry.parts.values() for w in part.pods]
+    _entry_workloads, entry_services = registry_from_entries(by_kind, pods, mesh.domain_suffix)
     services: dict[str, Service] = {}
-    endpoints: dict[tuple[str, int], tuple[Endpoint, ...]] = {}
-    for sres in sorted(by_kind.get("Service", []), key=_precedence):
-        svc = service_from_resource(sres, mesh.domain_suffix)
-        if svc.hostname in services:
-            continue
-        services[svc.hostname] = svc
-        ns_ips = by_ip.get(svc.namespace, {})
-        selected = [w for w in index.select(svc.namespace, svc.selector) if ns_ips.get(w.ip) is w] \
-            if svc.selector else []
-        for port, eps in service_endpoints(svc, ns_ips, slices.get((svc.namespace, svc.name), []),
-                                           selected).items():
-            endpoints[(svc.hostname, port)] = eps
+    for svc in registry.services():
+        services.setdefault(svc.hostname, svc)
+    endpoints = registry.endpoints()
     for svc, eps_by_port in [*entry_services, *extra_services]:
         if svc.hostname in services:
             continue
         services[svc.hostname] = svc
         for port, eps in eps_by_port.items():
             endpoints[(svc.hostname, port)] = eps
-    return MeshSnapshot(resources=resources, mesh=mesh, services=services, workloads=workloads,
-                        endpoints=endpoints, version=content_hash(resources, mesh), built_index=index)
+    return MeshSnapshot(resources=resources, mesh=mesh, services=services, workloads=registry.workloads,
+                        endpoints=endpoints, version=content_hash(resources, mesh), registry=registry)
 
 
 def spec_get(spec: Mapping[str, Any], *path: str, default: Any = None) -> Any:

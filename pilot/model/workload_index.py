@@ -38,3 +38,27 @@ class WorkloadIndex:
         """`select` over several namespaces, in the order of the indexed workloads."""
         found = [w for ns in dict.fromkeys(namespaces) for w in self.select(ns, selector)]
         return sorted(found, key=lambda w: self._position[id(w)])
+
+
+class CombinedIndex:
+    """The same lookups over per-namespace indexes (each namespace's part of a registry)."""
+
+    def __init__(self, parts: Mapping[str, WorkloadIndex], workloads: tuple[Workload, ...]) -> None:
+        self._parts = parts
+        self.workloads = workloads
+        self.by_namespace = {ns: part.in_namespace(ns) for ns, part in parts.items()}
+        self._positions: dict[int, int] | None = None
+
+    def in_namespace(self, namespace: str) -> list[Workload]:
+        return self.by_namespace.get(namespace, [])
+
+    def select(self, namespace: str, selector: Mapping[str, str]) -> list[Workload]:
+        part = self._parts.get(namespace)
+        return part.select(namespace, selector) if part is not None else []
+
+    def select_in(self, namespaces: Iterable[str], selector: Mapping[str, str]) -> list[Workload]:
+        if self._positions is None:
+            self._positions = {id(w): i for i, w in enumerate(self.workloads)}
+        positions = self._positions
+        found = [w for ns in dict.fromkeys(namespaces) for w in self.select(ns, selector)]
+        return sorted(found, key=lambda w: positions[id(w)])

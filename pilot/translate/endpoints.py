@@ -36,10 +36,11 @@ def build_endpoints(snapshot: MeshSnapshot, view: ProxyView, services: list[Serv
                     sidecar: Resource | None = None) -> dict[str, any_pb2.Any]:
     """Shared by every proxy with the same outbound scope (see shared.py)."""
     return shared(snapshot, ("eds", *outbound_scope(snapshot, view, sidecar)),
-                  lambda: _build_endpoints(snapshot, view, services))
+                  lambda: build_endpoints_for(snapshot, view, services))
 
 
-def _build_endpoints(snapshot: MeshSnapshot, view: ProxyView, services: list[Service]) -> dict[str, any_pb2.Any]:
+def build_endpoints_for(snapshot: MeshSnapshot, view: ProxyView, services: list[Service]) -> dict[str, any_pb2.Any]:
+    """The assignments of these services' EDS clusters (default and subsets), not shared."""
     out: dict[str, any_pb2.Any] = {}
     for svc in services:
         if svc.resolution in ("DNS", "NONE"):

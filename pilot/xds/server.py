@@ -82,6 +82,7 @@ class _OpenStream:
     queue: asyncio.Queue[object]
     dirty: set[str] = field(default_factory=set)  # type URLs changed in the cache since last look
     wake_pending: bool = False
+    since: float | None = None  # when the oldest change or request not yet answered arrived
 
 
 class XdsServer:
@@ -103,6 +104,10 @@ class XdsServer:
         self._options = [
             # grpc.aio drops streams beyond 1000 pending by default when many proxies connect at once.
             ("grpc.server.max_pending_requests", max_pending_requests),
+            # grpc-core cancels a call the application has not picked up within this many seconds (30 by
+            # default); when thousands of proxies connect at once a busy loop must mean a slower sync,
+            # never a dropped stream.
+            ("grpc.server_max_unrequested_time_in_server", 3600),
             ("grpc.max_concurrent_streams", max_concurrent_streams),
             ("grpc.max_send_message_length", -1),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
@@ -145,6 +150,9 @@ class XdsServer:
             out.append({"proxy": node_id, "types": types})
         return out
 
+    def histogram_lines(self) -> list[str]:
+        return self._counters.push_time.lines()
+
     def metrics(self) -> dict[str, float]:
         out = self._counters.snapshot()
         out["streams_active"] = float(len(self._streams))
@@ -155,7 +163,8 @@ class XdsServer:
             if sync.state is SyncState.ERROR
         )
         out["types_in_error"] = float(errors)
-        for name in ("streams_total", "pushes_total", "nacks_total", "refused_total", "stale_nonce_total"):
+        for name in ("streams_total", "pushes_total", "nacks_total", "refused_total", "stale_nonce_total",
+                     "streams_cancelled_total"):
             out.setdefault(name, 0.0)
         return out
 
@@ -218,6 +227,11 @@ class XdsServer:
                 self._counters.inc("delta_streams_total")
             unwatch = self._cache.watch(node.id, _waker(stream))
             await self._run(context, stream, first, default_type)
+        except asyncio.CancelledError:
+            # The peer went away (or cancelled) while we served it; say so, it is how a dropped proxy shows.
+            self._counters.inc("streams_cancelled_total")
+            log.info("xDS stream of node %s cancelled", stream.node_id if stream else "(before its first request)")
+            raise
         finally:
             reader.cancel()
             if unwatch is not None:
@@ -274,9 +288,13 @@ class XdsServer:
                     await self._handle_request(context, stream, item, default_type)
             stream.wake_pending = False
             dirty, stream.dirty = stream.dirty, set()
+            since, stream.since = stream.since, None
+            loop = asyncio.get_running_loop()
             for response in stream.machine.responses(self._cache.get(stream.node_id), dirty):
                 await context.write(response)
                 self._count_push(stream, response)
+                if since is not None:
+                    self._counters.push_time.observe(loop.time() - since, short_name(response.type_url))
             if item is _EOF:
                 break
             item = await stream.queue.get()
@@ -294,6 +312,8 @@ class XdsServer:
             self._hooks.on_request(stream.node_id, request.type_url, list(names))
         outcome = stream.machine.handle(request)
         stream.dirty.add(request.type_url)
+        if stream.since is None:
+            stream.since = asyncio.get_running_loop().time()
         short = short_name(request.type_url)
         self._counters.inc("requests_total", short)
         if outcome.kind is OutcomeKind.NACK:
@@ -319,6 +339,8 @@ def _waker(stream: _OpenStream) -> Callable[[frozenset[str]], None]:
 
     def wake(changed: frozenset[str]) -> None:
         stream.dirty |= changed
+        if stream.since is None:
+            stream.since = loop.time()
         if not stream.wake_pending:
             stream.wake_pending = True
             loop.call_soon_threadsafe(stream.queue.put_nowait, _WAKE)

@@ -6,8 +6,8 @@ Rules (xds-protocol-notes.md, Part A1):
   ignored;
 - a request with error_detail is a NACK: recorded, and the rejected content is not sent again; only a
   change of content (or a newly subscribed name) causes the next send;
-- LDS/CDS responses carry the full state; RDS/EDS carry the subscribed names that exist, and names that
-  do not exist yet are sent once they are created;
+- LDS/CDS responses carry the full state; RDS/EDS carry the subscribed names that exist and changed
+  since last sent, and names that do not exist yet are sent once they are created;
 - a reconnecting client whose first request carries the current version of a pure wildcard type is not
   sent that type again.
 """
@@ -113,11 +113,17 @@ class SotwStream:
         if type_url in FULL_STATE_TYPES:
             changed = versions != state.sent
         else:
-            changed = any(state.sent.get(name) != version for name, version in versions.items())
+            # RDS/EDS/SDS are not full state: a response may carry only what changed (xDS protocol,
+            # "resource types" of SotW), so an endpoint change to one service sends one assignment. When
+            # names were added the client gets all it asked for, as before.
+            fresh = [r for r in wanted if state.sent.get(r.name) != r.version]
+            changed = bool(fresh)
+            if changed and not state.must_respond and all(r.name in state.sent for r in fresh):
+                wanted = fresh
         if not changed and not state.must_respond:
             return None
         state.nonce = str(next(self._nonces))
-        state.sent = versions
+        state.sent = {**state.sent, **versions} if type_url not in FULL_STATE_TYPES else versions
         state.must_respond = False
         state.sync.on_sent(current.version)
         return SotwResponse(type_url, current.version, state.nonce, tuple(wanted))

@@ -71,6 +71,17 @@ SCENARIOS = {
         Req("rds", names=("r1", "r2"), nonce=LAST, expect="ack", sends=[("rds", ("r1", "r2"))]),
         Push({**BASE, "rds": {"r1": R1}}),
     ],
+    "EDS/RDS are not full state: a change sends only the changed resources": [
+        Push(BASE),
+        Req("cds", sends=[("cds", ("a", "b"))]),
+        Req("cds", nonce=LAST, expect="ack"),
+        Req("eds", names=("a", "b"), sends=[("eds", ("a", "b"))]),
+        Req("eds", names=("a", "b"), nonce=LAST, expect="ack"),
+        Push({**BASE, "eds": {"a": endpoints("a", ("127.0.0.2", 1)), "b": EB}}, sends=[("eds", ("a",))]),
+        Req("eds", names=("a", "b"), nonce=LAST, expect="ack"),
+        Push({**BASE, "cds": {"a": A2, "b": B}, "eds": {"a": EA, "b": EB}},
+             sends=[("cds", ("a", "b")), ("eds", ("a", "b"))]),  # after CDS, every assignment again
+    ],
     "CDS is full state: a removed cluster sends the remaining ones": [
         Push(BASE),
         Req("cds", sends=[("cds", ("a", "b"))]),
