@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pilot.sources.store import ConfigStore
-from pilot.sources.yaml_files import DocumentCheck, load_paths
+from pilot.sources.yaml_files import DocumentCheck, FileLoad, load_file, yaml_files
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,42 @@ class FileSource:
         self.check = check
         self.source_id = source_id
         self._task: asyncio.Task[None] | None = None
+        # path -> (mtime_ns, size) of the version last read; what a reload compares against
+        self._seen: dict[str, tuple[int, int]] = {}
         store.register(source_id)
 
     def load(self) -> None:
         """Read every file and hand the full state to the store (keeping last good of broken files)."""
-        resources, findings, broken = load_paths(self.paths, self.check)
-        self.store.replace_all(self.source_id, resources, load_errors=findings, keep_missing_from=broken)
+        files = yaml_files(self.paths)
+        loads = [self._read(f) for f in files]
+        self.store.replace_all(self.source_id, [r for ld in loads for r in ld.resources],
+                               load_errors=[f for ld in loads for f in ld.findings],
+                               keep_missing_from={ld.path for ld in loads if ld.broken})
+
+    def reload(self, hinted: Iterable[str] = ()) -> set[str]:
+        """Re-read only files that are new, gone, or whose size/mtime changed (plus any the watcher named)
+        and replace just their resources in the store. Returns the paths re-read or dropped."""
+        files = {str(f): f for f in yaml_files(self.paths)}
+        gone = set(self._seen) - set(files)
+        named = {os.path.abspath(h) for h in hinted}
+        dirty = [f for p, f in files.items()
+                 if self._seen.get(p) != _signature(f) or os.path.abspath(p) in named]
+        if not dirty and not gone:
+            return set()
+        for p in gone:
+            del self._seen[p]
+        loads = [self._read(f) for f in dirty]
+        paths = gone | {ld.path for ld in loads}
+        self.store.replace_paths(self.source_id, paths, [r for ld in loads for r in ld.resources],
+                                 load_errors=[f for ld in loads for f in ld.findings],
+                                 keep_missing_from={ld.path for ld in loads if ld.broken})
+        return paths
+
+    def _read(self, f: Path) -> FileLoad:
+        # The signature is taken before reading: an edit racing the read then shows up as a change
+        # on the next event instead of being missed.
+        self._seen[str(f)] = _signature(f)
+        return load_file(f, self.check)
 
     async def watch(self) -> None:
         """Reload on any change under the paths. The store and the debouncer coalesce bursts."""
@@ -36,9 +67,10 @@ class FileSource:
         if not watch_roots:
             return
         async for changes in awatch(*watch_roots, debounce=50, step=20, recursive=True):
-            log.info("config files changed: %s", sorted({c[1] for c in changes}))
+            named = {c[1] for c in changes}
+            log.info("config files changed: %s", sorted(named))
             try:
-                self.load()
+                self.reload(named)
             except Exception:  # a source must never die on bad input
                 log.exception("reloading config files failed")
 
@@ -53,3 +85,11 @@ class FileSource:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
+
+
+def _signature(f: Path) -> tuple[int, int]:
+    try:
+        st = f.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)

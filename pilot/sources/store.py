@@ -71,6 +71,43 @@ class ConfigStore:
             log.warning("%s", f.line())
         self._notify(changed)
 
+    def replace_paths(self, source_id: str, paths: Iterable[str], resources: Iterable[Resource],
+                      load_errors: Iterable[Finding] = (), keep_missing_from: Iterable[str] = ()) -> None:
+        """Like `replace_all`, restricted to the resources that came from `paths` (files that changed or
+        vanished): everything from other files is left as it is, and only the given resources are
+        validated. This is what keeps a one-file edit cheap in a 25k-resource tree (issue #9)."""
+        changed_paths = set(paths)
+        keep_paths = set(keep_missing_from)
+        with self._lock:
+            old = self._good.setdefault(source_id, {})
+            new = {k: r for k, r in old.items() if r.origin.path not in changed_paths}
+            findings = {k: fs for k, fs in self._findings.setdefault(source_id, {}).items()
+                        if k not in changed_paths and not any(f.origin.path in changed_paths for f in fs)}
+            for f in load_errors:
+                findings.setdefault(f.origin.path or "<load>", []).append(f)
+            for res in resources:
+                errs = self._validator(res)
+                if errs:
+                    findings[res.key] = errs
+                if any(e.is_error for e in errs):
+                    if res.key in old:
+                        new[res.key] = old[res.key]
+                    continue
+                new[res.key] = res
+            for key, res in old.items():
+                if key not in new and res.origin.path in keep_paths:
+                    new[key] = res
+            changed = {k for k in set(old) | set(new) if old.get(k) is not new.get(k)
+                       and _body(old.get(k)) != _body(new.get(k))}
+            self._good[source_id] = new
+            self._findings[source_id] = findings
+            self._synced[source_id] = True
+            reported = [f for k, fs in findings.items() for f in fs
+                        if k in changed_paths or any(x.origin.path in changed_paths for x in fs)]
+        for f in reported:
+            log.warning("%s", f.line())
+        self._notify(changed)
+
     def upsert(self, source_id: str, res: Resource) -> list[Finding]:
         errs = self._validator(res)
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,10 @@ from pilot.model.findings import Finding, Severity
 from pilot.model.kinds import KINDS
 from pilot.model.resource import Origin, Resource, resource_from_document
 
+# libyaml is ~6x faster than the pure-Python loader on big config trees (measured in issue #9: 13.8 s vs
+# 2.4 s for 25k resources); marks (line numbers) are the same.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 DocumentCheck = Callable[[Any, Origin], list[Finding]]
@@ -20,7 +25,7 @@ DocumentCheck = Callable[[Any, Origin], list[Finding]]
 def load_text(text: str, path: str) -> tuple[list[tuple[Any, Origin]], list[Finding]]:
     """Parse every document; a syntax error ends the file and is reported with its line."""
     docs: list[tuple[Any, Origin]] = []
-    loader = yaml.SafeLoader(text)
+    loader = _SafeLoader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -52,6 +57,43 @@ def yaml_files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+@dataclass(frozen=True)
+class FileLoad:
+    """What one file contributed: resources, findings, and whether it failed to parse (then its previously
+    good resources should be kept)."""
+
+    path: str
+    resources: tuple[Resource, ...]
+    findings: tuple[Finding, ...]
+    broken: bool
+
+
+def load_file(f: Path, check: DocumentCheck | None = None) -> FileLoad:
+    try:
+        text = f.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return FileLoad(str(f), (), (Finding(code="MP0002", severity=Severity.ERROR,
+                                             message=f"cannot read: {exc}", origin=Origin(str(f), 0)),), True)
+    docs, errs = load_text(text, str(f))
+    resources: list[Resource] = []
+    findings: list[Finding] = list(errs)
+    for data, origin in docs:
+        if isinstance(data, dict) and data.get("kind") == "List":
+            docs_in = [(item, origin) for item in data.get("items") or []]
+        else:
+            docs_in = [(data, origin)]
+        for doc, org in docs_in:
+            problems = check(doc, org) if check else _basic_check(doc, org)
+            findings.extend(problems)
+            if any(p.is_error for p in problems) or doc.get("kind") not in KINDS:
+                if not problems:
+                    findings.append(Finding(code="MP0003", severity=Severity.WARNING, origin=org,
+                                            message=f"unknown kind {doc.get('kind')}: skipped"))
+                continue
+            resources.append(resource_from_document(doc, org))
+    return FileLoad(str(f), tuple(resources), tuple(findings), bool(errs))
+
+
 def load_paths(paths: Iterable[str | Path], check: DocumentCheck | None = None
                ) -> tuple[list[Resource], list[Finding], set[str]]:
     """Resources from files/directories, findings for what was skipped, and the paths that failed to
@@ -60,32 +102,11 @@ def load_paths(paths: Iterable[str | Path], check: DocumentCheck | None = None
     findings: list[Finding] = []
     broken: set[str] = set()
     for f in yaml_files(paths):
-        try:
-            text = f.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            findings.append(Finding(code="MP0002", severity=Severity.ERROR, message=f"cannot read: {exc}",
-                                    origin=Origin(str(f), 0)))
-            broken.add(str(f))
-            continue
-        docs, errs = load_text(text, str(f))
-        if errs:
-            findings.extend(errs)
-            broken.add(str(f))
-        for data, origin in docs:
-            if isinstance(data, dict) and data.get("kind") == "List":
-                items = data.get("items") or []
-                docs_in = [(item, origin) for item in items]
-            else:
-                docs_in = [(data, origin)]
-            for doc, org in docs_in:
-                problems = check(doc, org) if check else _basic_check(doc, org)
-                findings.extend(problems)
-                if any(p.is_error for p in problems) or doc.get("kind") not in KINDS:
-                    if not problems:
-                        findings.append(Finding(code="MP0003", severity=Severity.WARNING, origin=org,
-                                                message=f"unknown kind {doc.get('kind')}: skipped"))
-                    continue
-                resources.append(resource_from_document(doc, org))
+        loaded = load_file(f, check)
+        resources.extend(loaded.resources)
+        findings.extend(loaded.findings)
+        if loaded.broken:
+            broken.add(loaded.path)
     return resources, findings, broken
 
 
