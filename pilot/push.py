@@ -75,6 +75,8 @@ class MeshController:
         self._lock = asyncio.Lock()
         # Extension point: extra per-proxy resources (e.g. SDS secrets) merged into the generated set.
         self.extra_resources: list[Callable[[MeshSnapshot, ProxyView, NodeId], Resources]] = []
+        # Called after each push or connection (the server schedules idle garbage collection with it).
+        self.on_work: Callable[[], None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -117,6 +119,8 @@ class MeshController:
             self.stats.last_push_seconds = time.perf_counter() - start
             log.info("pushed snapshot %s to %d of %d proxies (%d endpoints only) in %.1f ms", snap.version,
                      reached, len(self.nodes), len(plan.endpoints_only), self.stats.last_push_seconds * 1000)
+        if self.on_work is not None:
+            self.on_work()
 
     async def _apply(self, snap: MeshSnapshot, plan: PushPlan, since: float) -> int:
         reached = 0
@@ -226,6 +230,8 @@ class MeshController:
                     del self._streams[node_id], self.nodes[node_id]
                 raise StreamRefused(grpc.StatusCode.UNAVAILABLE, "no config could be generated for this proxy")
         self.metrics.queued(time.monotonic() - arrived)
+        if self.on_work is not None:
+            self.on_work()
         log.info("proxy connected: %s from %s", node_id, peer)
 
     async def on_disconnect(self, node_id: str) -> None:

@@ -125,7 +125,7 @@ def _visible_hostnames(snap: MeshSnapshot, view: ProxyView) -> frozenset[str]:
 
 
 def _hosts_of(snap: MeshSnapshot, key: ConfigKey) -> list[str]:
-    res = snap.by_key.get(key)
+    res = snap.lookup(key)
     if res is None:
         return []
     suffix = snap.mesh.domain_suffix
@@ -159,7 +159,10 @@ def _members(snap: MeshSnapshot, key: ConfigKey) -> list[Endpoint]:
 
 
 def _pod_ips(snap: MeshSnapshot, namespace: str, name: str) -> list[str]:
-    pod = snap.by_key.get(ConfigKey("Pod", namespace, name))
+    if snap.registry is not None:  # the namespace's pods, not an index of every Pod in the mesh
+        part = snap.registry.parts.get(namespace)
+        return [w.ip for w in (part.pods if part else ()) if w.name == name and w.ip]
+    pod = snap.lookup(ConfigKey("Pod", namespace, name))
     ip = str((pod.status or {}).get("podIP") or "") if pod is not None else ""
     return [ip] if ip else []
 

@@ -14,6 +14,7 @@ import grpc
 from google.protobuf import json_format
 
 from pilot.debounce import DebouncedRunner
+from pilot.gc_idle import IdleCollector
 from pilot.httpserver import HttpServer, Response
 from pilot.model.mesh import MeshConfig
 from pilot.model.resource import ConfigKey
@@ -67,6 +68,7 @@ class ControlPlane:
                              credentials=self.security.xds_credentials() if self.security else None)
         self.files = [FileSource([d], self.store, validate_document, source_id=f"files:{d}")
                       for d in opts.config_dirs]
+        self.gc = IdleCollector()
         self.debouncer = DebouncedRunner(self._push, opts.debounce_after, opts.debounce_max)
         self.http = HttpServer({
             "/ready": self._ready, "/metrics": self._metrics, "/debug/syncz": self._syncz,
@@ -106,6 +108,8 @@ class ControlPlane:
             self.store.register("empty")
             self.store.mark_synced("empty")
         await self.controller.push_all()
+        self.gc.collect_now()  # the first snapshot is the bulk of what stays alive: freeze it now
+        self.controller.on_work = self.gc.activity
         self.debouncer.start()
         if self.security is not None:
             self.security.start()
@@ -139,6 +143,7 @@ class ControlPlane:
             await self._ratelimit_server.stop(0.5)
         await self.ratelimit.store.close()
         await self.debouncer.stop()
+        self.gc.stop()
         if self.kube is not None:
             await asyncio.to_thread(self.kube.stop)
         if self.webhook is not None:

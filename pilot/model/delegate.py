@@ -86,7 +86,7 @@ def _qualify_hosts(http: Mapping[str, Any], namespace: str, domain_suffix: str) 
 
 def find_delegate(snapshot: MeshSnapshot, root: Resource, ref: Mapping[str, Any]) -> Resource | None:
     ns = str(ref.get("namespace") or root.namespace)
-    vs = snapshot.by_key.get(dataclasses.replace(root.key, namespace=ns, name=str(ref.get("name", ""))))
+    vs = snapshot.lookup(dataclasses.replace(root.key, namespace=ns, name=str(ref.get("name", ""))))
     if vs is None or vs.spec.get("hosts") or not exported_to(vs.spec, vs.namespace, root.namespace):
         return None
     return vs

@@ -30,7 +30,7 @@ EndpointMap = dict[tuple[str, int], tuple[Endpoint, ...]]
 
 def precedence(r: Resource) -> tuple[str, str, str]:
     # Istio resolves conflicts by the oldest creationTimestamp, then namespace/name.
-    return (r.creation_timestamp or "~", r.namespace, r.name)
+    return r.precedence
 
 
 @dataclass(frozen=True, eq=False)

@@ -53,9 +53,15 @@ class Resource:
     creation_timestamp: str = field(default="", compare=False)
     resource_version: str = field(default="", compare=False)
 
-    @property
+    @cached_property
     def key(self) -> ConfigKey:
+        # cached: snapshots index 25k resources by key on every change (issue #9)
         return ConfigKey(self.kind, self.namespace, self.name)
+
+    @cached_property
+    def precedence(self) -> tuple[str, str, str]:
+        """Sort key for conflicts: Istio prefers the oldest creationTimestamp, then namespace/name."""
+        return (self.creation_timestamp or "~", self.namespace, self.name)
 
     @property
     def group(self) -> str:

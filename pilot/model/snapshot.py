@@ -49,6 +49,18 @@ class MeshSnapshot:
     def by_key(self) -> dict[ConfigKey, Resource]:
         return {r.key: r for r in self.resources}
 
+    def lookup(self, key: ConfigKey) -> Resource | None:
+        """One resource by key, indexing only its kind (a change to one VirtualService should not
+        index 20,000 Pods)."""
+        index = self._keys_by_kind.get(key.kind)
+        if index is None:
+            index = self._keys_by_kind[key.kind] = {r.key: r for r in self.of_kind(key.kind)}
+        return index.get(key)
+
+    @cached_property
+    def _keys_by_kind(self) -> dict[str, dict[ConfigKey, Resource]]:
+        return {}
+
     @cached_property
     def workload_index(self) -> WorkloadIndex | CombinedIndex:
         """Workloads by namespace and label (selectors cost their candidates, not a scan)."""
@@ -120,8 +132,21 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         services[svc.hostname] = svc
         for port, eps in eps_by_port.items():
             endpoints[(svc.hostname, port)] = eps
-    return MeshSnapshot(resources=resources, mesh=mesh, services=services, workloads=registry.workloads,
+    snap = MeshSnapshot(resources=resources, mesh=mesh, services=services, workloads=registry.workloads,
                         endpoints=endpoints, version=content_hash(resources, mesh), registry=registry)
+    # Sorted per kind now, before any proxy asks (first connections would pay for it otherwise), reusing
+    # the previous snapshot's order for every kind whose members are the very same objects.
+    before = previous.__dict__.get("by_kind") if previous is not None else None
+    snap.__dict__["by_kind"] = {kind: _sorted_like(members, (before or {}).get(kind))
+                                for kind, members in by_kind.items()}
+    return snap
+
+
+def _sorted_like(members: list[Resource], previous: tuple[Resource, ...] | None) -> tuple[Resource, ...]:
+    if previous is not None and len(previous) == len(members) and {id(r) for r in previous} == {
+            id(r) for r in members}:
+        return previous
+    return tuple(sorted(members, key=precedence))
 
 
 def spec_get(spec: Mapping[str, Any], *path: str, default: Any = None) -> Any:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pilot.sources.store import ConfigStore
-from pilot.sources.yaml_files import DocumentCheck, FileLoad, load_file, yaml_files
+from pilot.sources.yaml_files import YAML_SUFFIXES, DocumentCheck, FileLoad, load_file, yaml_files
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,21 @@ class FileSource:
                                load_errors=[f for ld in loads for f in ld.findings],
                                keep_missing_from={ld.path for ld in loads if ld.broken})
 
-    def reload(self, hinted: Iterable[str] = ()) -> set[str]:
-        """Re-read only files that are new, gone, or whose size/mtime changed (plus any the watcher named)
-        and replace just their resources in the store. Returns the paths re-read or dropped."""
-        files = {str(f): f for f in yaml_files(self.paths)}
-        gone = set(self._seen) - set(files)
-        named = {os.path.abspath(h) for h in hinted}
-        dirty = [f for p, f in files.items()
-                 if self._seen.get(p) != _signature(f) or os.path.abspath(p) in named]
+    def reload(self, hinted: Iterable[str] | None = None) -> set[str]:
+        """Re-read only files that are new, gone, or whose size/mtime changed and replace just their
+        resources in the store. `hinted`: the paths the watcher reported; when they are all YAML files
+        this looks at those alone (no walk of a 2000-file tree), else at every file. Returns the paths
+        re-read or dropped."""
+        named = {os.path.abspath(h) for h in hinted} if hinted is not None else None
+        if named is not None and all(h.endswith(YAML_SUFFIXES) for h in named):
+            known = {os.path.abspath(p): p for p in self._seen}
+            gone = {known[h] for h in named if h in known and not os.path.isfile(h)}
+            dirty = [f for f in (self._as_scanned(Path(h)) for h in sorted(named) if os.path.isfile(h)) if f]
+        else:
+            files = {str(f): f for f in yaml_files(self.paths)}
+            gone = set(self._seen) - set(files)
+            dirty = [f for p, f in files.items()
+                     if self._seen.get(p) != _signature(f) or (named is not None and os.path.abspath(p) in named)]
         if not dirty and not gone:
             return set()
         for p in gone:
@@ -52,6 +59,18 @@ class FileSource:
                                  load_errors=[f for ld in loads for f in ld.findings],
                                  keep_missing_from={ld.path for ld in loads if ld.broken})
         return paths
+
+    def _as_scanned(self, f: Path) -> Path | None:
+        """`f` named as a full scan would name it (so origins agree), or None if a scan would skip it."""
+        resolved = f.resolve()
+        for root in self.paths:
+            r = root.resolve()
+            if r == resolved:
+                return root
+            if r.is_dir() and resolved.is_relative_to(r):
+                rel = resolved.relative_to(r)
+                return None if any(part.startswith(".") for part in rel.parts) else root / rel
+        return None
 
     def _read(self, f: Path) -> FileLoad:
         # The signature is taken before reading: an edit racing the read then shows up as a change

@@ -78,6 +78,7 @@ class ConfigStore:
         validated. This is what keeps a one-file edit cheap in a 25k-resource tree (issue #9)."""
         changed_paths = set(paths)
         keep_paths = set(keep_missing_from)
+        given = list(resources)
         with self._lock:
             old = self._good.setdefault(source_id, {})
             new = {k: r for k, r in old.items() if r.origin.path not in changed_paths}
@@ -85,7 +86,7 @@ class ConfigStore:
                         if k not in changed_paths and not any(f.origin.path in changed_paths for f in fs)}
             for f in load_errors:
                 findings.setdefault(f.origin.path or "<load>", []).append(f)
-            for res in resources:
+            for res in given:
                 errs = self._validator(res)
                 if errs:
                     findings[res.key] = errs
@@ -94,10 +95,12 @@ class ConfigStore:
                         new[res.key] = old[res.key]
                     continue
                 new[res.key] = res
-            for key, res in old.items():
-                if key not in new and res.origin.path in keep_paths:
-                    new[key] = res
-            changed = {k for k in set(old) | set(new) if old.get(k) is not new.get(k)
+            from_paths = [k for k, r in old.items() if r.origin.path in changed_paths]
+            for key in from_paths:
+                if key not in new and old[key].origin.path in keep_paths:
+                    new[key] = old[key]
+            candidates = {*from_paths, *(r.key for r in given)}
+            changed = {k for k in candidates if old.get(k) is not new.get(k)
                        and _body(old.get(k)) != _body(new.get(k))}
             self._good[source_id] = new
             self._findings[source_id] = findings

@@ -43,7 +43,7 @@ def _decoded(data: Mapping[str, Any], *keys: str) -> bytes:
 
 def credential_secrets(snapshot: MeshSnapshot, view: ProxyView, credential: str) -> list[secret_pb2.Secret]:
     """The certificate (and CA, if the Secret has one) for `credentialName`; none if the Secret is absent."""
-    res = snapshot.by_key.get(_secret_key(view.namespace, credential))
+    res = snapshot.lookup(_secret_key(view.namespace, credential))
     if res is None:
         return []
     data = res.body.get("data") or {}

@@ -93,3 +93,34 @@ def test_watcher_named_file_is_reread_even_if_stat_looks_unchanged(tmp_path: Pat
     assert source.reload() == set()
     assert source.reload({str(f)}) == {str(f)}
     assert "'b'" in str(store.resources()[0].spec)
+
+
+def test_watcher_hints_alone_drive_the_reload_without_walking_the_tree(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ns").mkdir()
+    (tmp_path / "ns" / "a.yaml").write_text(VS.format(name="a", host="a"))
+    (tmp_path / "ns" / "b.yaml").write_text(VS.format(name="b", host="b"))
+    store = ConfigStore()
+    source = FileSource([tmp_path], store)
+    source.load()
+    walked: list[int] = []
+    real = files_mod.yaml_files
+    monkeypatch.setattr(files_mod, "yaml_files", lambda paths: (walked.append(1), real(paths))[1])
+
+    new = tmp_path / "ns" / "c.yaml"
+    new.write_text(VS.format(name="c", host="c"))
+    (tmp_path / "ns" / "a.yaml").unlink()
+    hidden = tmp_path / ".hidden.yaml"
+    hidden.write_text(VS.format(name="h", host="h"))
+    touched = source.reload({str(new.resolve()), str((tmp_path / "ns" / "a.yaml").resolve()), str(hidden)})
+    assert walked == []
+    assert touched == {str(tmp_path / "ns" / "c.yaml"), str(tmp_path / "ns" / "a.yaml")}
+    assert sorted(r.name for r in store.resources()) == ["b", "c"]
+    # Origins are named exactly as a full scan names them, so later edits replace, never duplicate.
+    assert {r.origin.path for r in store.resources()} == {str(tmp_path / "ns" / "b.yaml"), str(new)}
+
+    # A hint that is not a YAML file (a directory, an editor's swap file) falls back to a full scan.
+    (tmp_path / "ns" / "b.yaml").write_text(VS.format(name="b", host="bb"))
+    source.reload({str(tmp_path / "ns")})
+    assert walked == [1]
+    assert "'bb'" in str(next(r for r in store.resources() if r.name == "b").spec)
