@@ -16,7 +16,10 @@ from types import MappingProxyType
 
 from google.protobuf.any_pb2 import Any
 
-from pilot.xds.wire import RESOURCE_FIELD, length_delimited
+from pilot.xds.wire import RESOURCE_FIELD, length_delimited, text_field, varint
+
+# DeltaDiscoveryResponse.resources
+DELTA_RESOURCES_FIELD = 2
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,19 @@ class CachedResource:
     version: str
     # `name\0version\n`: what the type's version hashes, encoded once
     digest_line: bytes = b""
+    # The delta Resource message around `framed` (version = 1, resource = 2, name = 3), as the bytes
+    # before and after it: pushing to 2000 delta streams then only joins, never re-encodes.
+    delta_head: bytes = b""
+    delta_tail: bytes = b""
+
+    @classmethod
+    def of(cls, name: str, obj: Any, data: bytes) -> CachedResource:
+        version = content_hash(data)
+        framed = length_delimited(RESOURCE_FIELD, data)
+        version_field, name_field = text_field(1, version), text_field(3, name)
+        body_len = len(version_field) + len(framed) + len(name_field)
+        head = varint(DELTA_RESOURCES_FIELD << 3 | 2) + varint(body_len) + version_field
+        return cls(name, obj, framed, version, f"{name}\0{version}\n".encode(), head, name_field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +108,7 @@ class _VersionMemo:
         hit = self._by_id.get(id(obj))
         if hit is not None and hit.any is obj and hit.name == name:
             return hit
-        data = obj.SerializeToString(deterministic=True)
-        version = content_hash(data)
-        cached = CachedResource(name, obj, length_delimited(RESOURCE_FIELD, data), version,
-                                f"{name}\0{version}\n".encode())
+        cached = CachedResource.of(name, obj, obj.SerializeToString(deterministic=True))
         if hit is None:
             self._by_id[id(obj)] = cached
         return cached

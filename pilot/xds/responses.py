@@ -58,8 +58,8 @@ class DeltaResponse:
     def encode(self) -> bytes:
         parts = [text_field(1, self.system_version)]
         for r in self.resources:
-            # Resource: version = 1, resource = 2 (already framed), name = 3.
-            parts.append(length_delimited(2, text_field(1, r.version) + r.framed + text_field(3, r.name)))
+            # Resource: version = 1, resource = 2 (already framed), name = 3; framed once in the cache.
+            parts.extend((r.delta_head, r.framed, r.delta_tail))
         parts.append(text_field(4, self.type_url))
         parts.append(text_field(5, self.nonce))
         parts.extend(length_delimited(6, name.encode()) for name in self.removed)

@@ -331,7 +331,8 @@ class XdsServer:
         short = short_name(response.type_url)
         self._counters.inc("pushes_total", short)
         self._counters.inc("resources_sent_total", short, len(response.resources))
-        log.debug("node %s: sent %s nonce %s %s", stream.node_id, short, response.nonce, response.names)
+        if log.isEnabledFor(logging.DEBUG):  # the name list is long (every EDS cluster): build it only then
+            log.debug("node %s: sent %s nonce %s %s", stream.node_id, short, response.nonce, response.names)
 
 
 def _waker(stream: _OpenStream) -> Callable[[frozenset[str]], None]:
