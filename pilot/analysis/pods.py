@@ -1,0 +1,42 @@
+"""The workloads analysis selects against: every Pod in the config, with or without an IP.
+
+The snapshot's registry keeps only Pods with `status.podIP` (an endpoint needs an address), but
+`istioctl analyze` matches selectors against the Pod objects themselves, so a Pod that is still
+pending, or a manifest written without status, still counts for selector and subset checks.
+"""
+
+from __future__ import annotations
+
+from pilot.model.registry import Workload, workload_from_pod
+from pilot.model.resource import Resource
+from pilot.model.snapshot import MeshSnapshot
+
+_MEMO_KEY = "analysis.workloads"
+
+
+def _pod_workload(pod: Resource) -> Workload:
+    with_ip = workload_from_pod(pod)
+    if with_ip is not None:
+        return with_ip
+    spec = pod.spec if isinstance(pod.spec, dict) else {}
+    return Workload(name=pod.name, namespace=pod.namespace, ip="", labels=dict(pod.labels),
+                    service_account=str(spec.get("serviceAccountName") or spec.get("serviceAccount")
+                                        or "default"))
+
+
+def analysis_workloads(snapshot: MeshSnapshot) -> tuple[Workload, ...]:
+    """Registry workloads (Pods with an IP, WorkloadEntries) plus Pods without an IP."""
+    memo = snapshot.memo
+    if _MEMO_KEY not in memo:
+        known = {(w.namespace, w.name) for w in snapshot.workloads}
+        extra = tuple(_pod_workload(p) for p in snapshot.of_kind("Pod") if (p.namespace, p.name) not in known)
+        memo[_MEMO_KEY] = snapshot.workloads + extra
+    result: tuple[Workload, ...] = memo[_MEMO_KEY]
+    return result
+
+
+def namespaces(snapshot: MeshSnapshot) -> frozenset[str]:
+    """Namespaces that exist: Namespace objects and every namespace a resource lives in (file mode
+    rarely carries Namespace objects, so a namespace with config in it counts as existing)."""
+    return frozenset({n.name for n in snapshot.of_kind("Namespace")}
+                     | {r.namespace for r in snapshot.resources if r.namespace})
