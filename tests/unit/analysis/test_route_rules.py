@@ -24,7 +24,8 @@ VS_R = "VirtualService default/r"
     (f"http: [{{match: [{{name: x, uri: {{exact: /a}}}}], {R}}}, {{match: [{{name: y, uri: {{exact: /a}}}}], {R}}}]",
      [("IST0130", VS_R), ("IST0131", VS_R)]),
     # one of two matches repeats
-    (f"http: [{{match: [{{uri: {{exact: /a}}}}], {R}}}, {{match: [{{uri: {{exact: /a}}}}, {{uri: {{exact: /b}}}}], {R}}}]",
+    (f"http: [{{match: [{{uri: {{exact: /a}}}}], {R}}}, "
+     f"{{match: [{{uri: {{exact: /a}}}}, {{uri: {{exact: /b}}}}], {R}}}]",
      [("IST0131", VS_R)]),
     # an earlier shorter prefix covers a later one (overlap)
     (f"http: [{{match: [{{uri: {{prefix: /api}}}}], {R}}}, {{match: [{{uri: {{prefix: /api/v2}}}}], {R}}}]",

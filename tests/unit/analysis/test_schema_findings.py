@@ -58,8 +58,8 @@ spec: {host: reviews, subsets: [nope]}
 
 
 def test_cli_reports_invalid_resource_as_ist0106(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "mesh.yaml").write_text(MESH + "\n---\n" + BAD_WEIGHT + "\n---\n"
-                                        + vs("other", "http: [{route: [{destination: {host: nosuch}}]}]", hosts="[other]"))
+    other = vs("other", "http: [{route: [{destination: {host: nosuch}}]}]", hosts="[other]")
+    (tmp_path / "mesh.yaml").write_text(MESH + "\n---\n" + BAD_WEIGHT + "\n---\n" + other)
     assert main(["analyze", str(tmp_path), "-o", "json"]) == 1
     out = capsys.readouterr()
     rows = json.loads(out.out)
