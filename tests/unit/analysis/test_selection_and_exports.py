@@ -81,8 +81,9 @@ spec: {selector: {app: ratings}, ports: [{name: http, port: 9080}]}
      [("IST0101", "VirtualService web/r")]),
     (vs("r", TO_V1, hosts="[reviews.default.svc.cluster.local]", namespace="web"), []),
     # two mesh VirtualServices for one host, each exported to its own namespace only: no conflict
-    (vs("a", TO_V1, extra='\n  exportTo: ["."]', namespace="web")
-     + "---\n" + vs("b", TO_V1, extra='\n  exportTo: ["."]', namespace="shop"), []),
+    (vs("a", TO_V1, hosts="[reviews.default.svc.cluster.local]", extra='\n  exportTo: ["."]', namespace="web")
+     + "---\n" + vs("b", TO_V1, hosts="[reviews.default.svc.cluster.local]", extra='\n  exportTo: ["."]',
+                    namespace="shop"), []),
     # ... and exported to the same namespace: conflict
     (vs("a", TO_V1, hosts="[reviews.default.svc.cluster.local]", extra="\n  exportTo: [web]", namespace="web")
      + "---\n" + vs("b", TO_V1, hosts="[reviews.default.svc.cluster.local]", extra="\n  exportTo: [web]",
