@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from pilot.analysis.authz import authorization_policy_findings
+from pilot.analysis.destination_tls import server_verification_findings
 from pilot.analysis.gateways import analyze_gateways
 from pilot.analysis.jwt_claims import jwt_claim_routing_findings
 from pilot.analysis.mtls import mtls_conflict_findings
@@ -28,7 +29,8 @@ Analyzer = Callable[[MeshSnapshot], list[Finding]]
 
 ANALYZERS: tuple[Analyzer, ...] = (
     analyze_virtual_services, destination_rule_findings, sidecar_findings, authorization_policy_findings,
-    port_name_findings, jwt_claim_routing_findings, analyze_gateways, mtls_conflict_findings)
+    port_name_findings, jwt_claim_routing_findings, analyze_gateways, mtls_conflict_findings,
+    server_verification_findings)
 
 # What an analyzer raises when an invalid resource has a shape it does not expect.
 _SHAPE_ERRORS = (TypeError, AttributeError, KeyError, ValueError)

@@ -38,6 +38,14 @@ JWT_CLAIM_ROUTING_WITHOUT_REQUEST_AUTHN = (
     "The virtual service uses the JWT claim based routing (key: {}) but found no request authentication for the "
     "gateway ({}) pod ({}). The request authentication must first be applied for the gateway pods to validate the "
     "JWT token and make the claims available for routing.")
+NO_SERVER_CERT_VERIFICATION_DESTINATION = (
+    "IST0128", Severity.WARNING,
+    "DestinationRule {} in namespace {} has TLS mode set to {} but no caCertificates are set to validate server "
+    "identity for host: {}")
+NO_SERVER_CERT_VERIFICATION_PORT = (
+    "IST0129", Severity.WARNING,
+    "DestinationRule {} in namespace {} has TLS mode set to {} but no caCertificates are set to validate server "
+    "identity for host: {} at port {}")
 UNREACHABLE_RULE = ("IST0130", Severity.WARNING, "VirtualService rule {} not used ({}).")
 INEFFECTIVE_MATCH = ("IST0131", Severity.INFO,
                      "VirtualService rule {} match {} is not used (duplicate/overlapping match in rule {}).")

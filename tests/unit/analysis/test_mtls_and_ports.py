@@ -37,7 +37,8 @@ spec: {{{sel}mtls: {{mode: {mode}}}{port}}}
     (dr("ISTIO_MUTUAL") + "---\n" + pa("PERMISSIVE"), []),
     (dr("ISTIO_MUTUAL") + "---\n" + pa("DISABLE"), [("IST0113", DR)]),
     (dr("DISABLE") + "---\n" + pa("STRICT"), [("IST0113", DR)]),
-    (dr("SIMPLE") + "---\n" + pa("STRICT", namespace="istio-system"), [("IST0113", DR)]),
+    # (SIMPLE without caCertificates is also IST0128)
+    (dr("SIMPLE") + "---\n" + pa("STRICT", namespace="istio-system"), [("IST0113", DR), ("IST0128", DR)]),
     (dr("DISABLE") + "---\n" + pa("PERMISSIVE"), []),
     # the workload policy beats the namespace one; port-level settings win on both sides
     (dr("DISABLE") + "---\n" + pa("STRICT", namespace="istio-system") + "---\n"
@@ -57,6 +58,30 @@ def test_mtls_message() -> None:
                          'reviews.default.svc.cluster.local. The DestinationRule "default/reviews" specifies that '
                          'mTLS must be true but the Policy object "default/pa" specifies DISABLE.')
     assert f.field == "spec.trafficPolicy.tls.mode" and f.is_error
+
+
+@pytest.mark.parametrize(("tls", "expected"), [
+    ("{tls: {mode: SIMPLE}}", [("IST0128", DR)]),
+    ("{tls: {mode: MUTUAL, clientCertificate: /c, privateKey: /k}}", [("IST0128", DR)]),
+    ("{tls: {mode: SIMPLE, caCertificates: /etc/ca.pem}}", []),
+    ("{tls: {mode: ISTIO_MUTUAL}}", []),
+    ("{portLevelSettings: [{port: {number: 9080}, tls: {mode: SIMPLE}}]}", [("IST0129", DR)]),
+    ("{portLevelSettings: [{port: {number: 9080}, tls: {mode: SIMPLE, caCertificates: /ca}}]}", []),
+])
+def test_server_certificate_verification(tls: str, expected: list[tuple[str, str]]) -> None:
+    extra = f"""
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: reviews, namespace: default}}
+spec: {{host: reviews, trafficPolicy: {tls}}}
+"""
+    assert codes(extra, base=BASE) == expected
+
+
+def test_server_certificate_verification_message() -> None:
+    (f,) = findings(dr("SIMPLE"), base=BASE)
+    assert f.message == ("DestinationRule default/reviews in namespace default has TLS mode set to SIMPLE but no "
+                         "caCertificates are set to validate server identity for host: reviews")
 
 
 def svc(namespace: str, ports: str, labels: str = "{}", kind: str = "") -> str:
