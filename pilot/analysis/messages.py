@@ -26,6 +26,10 @@ CONFLICTING_SIDECAR_SELECTORS = ("IST0110", Severity.ERROR,
 MULTIPLE_SIDECARS_WITHOUT_SELECTOR = ("IST0111", Severity.ERROR,
                                       "The Sidecars {} in namespace {!r} have no workload selector, which can "
                                       "lead to undefined behavior.")
+DESTINATION_PORT_SELECTOR_REQUIRED = (
+    "IST0112", Severity.ERROR,
+    "This VirtualService routes to a service {!r} that exposes multiple ports {}. Specifying a port in the "
+    "destination is required to disambiguate.")
 MTLS_POLICY_CONFLICT = ("IST0113", Severity.ERROR,
                         "A DestinationRule and Policy are in conflict with regards to mTLS for host {}. The "
                         "DestinationRule {!r} specifies that mTLS must be {} but the Policy object {!r} specifies {}.")

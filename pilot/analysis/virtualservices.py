@@ -14,6 +14,7 @@ from typing import Any
 from pilot.analysis.hosts import destination_rules_for_host, export_scopes, host_known
 from pilot.analysis.messages import (
     CONFLICTING_MESH_GATEWAY_HOSTS,
+    DESTINATION_PORT_SELECTOR_REQUIRED,
     REFERENCED_RESOURCE_NOT_FOUND,
     VS_HOST_NOT_IN_GATEWAY,
     report,
@@ -58,6 +59,7 @@ def destination_findings(snapshot: MeshSnapshot, vs: Resource) -> list[Finding]:
         if not host_known(snapshot, host, vs.namespace):
             out.append(report(REFERENCED_RESOURCE_NOT_FOUND, vs, f"{field}.host", what, raw))
             continue
+        out += _port_findings(snapshot, vs, field, raw, host, dest)
         subset = str(dest.get("subset") or "")
         rules = destination_rules_for_host(snapshot, host, vs.namespace)
         if subset and not any(isinstance(s, dict) and subset == str(s.get("name"))
@@ -65,6 +67,25 @@ def destination_findings(snapshot: MeshSnapshot, vs: Resource) -> list[Finding]:
             out.append(report(REFERENCED_RESOURCE_NOT_FOUND, vs, f"{field}.subset",
                               "host+subset in destinationrule", f"{raw}+{subset}"))
     return out
+
+
+def _port_findings(snapshot: MeshSnapshot, vs: Resource, field: str, raw: str, host: str,
+                   dest: dict[str, Any]) -> list[Finding]:
+    """Istio's checkServiceEntryPorts: a destination to a multi-port service names its port (IST0112),
+    and a named port exists on the service (IST0101 host:port)."""
+    svc = snapshot.services.get(host)
+    if svc is None:
+        return []  # a wildcard ServiceEntry host: no port list to check against
+    numbers = [p.port for p in svc.ports]
+    port = dest.get("port")
+    number = port.get("number") if isinstance(port, dict) else None
+    if number is None:
+        if len(numbers) > 1:
+            return [report(DESTINATION_PORT_SELECTOR_REQUIRED, vs, field, raw, "[" + " ".join(map(str, numbers)) + "]")]
+        return []
+    if number not in numbers:
+        return [report(REFERENCED_RESOURCE_NOT_FOUND, vs, f"{field}.port", "host:port", f"{raw}:{number}")]
+    return []
 
 
 def _full_gateway_name(name: str, namespace: str) -> str:
