@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from pilot.analysis.messages import NO_MATCHING_WORKLOADS, REFERENCED_RESOURCE_NOT_FOUND, labels_text, report
-from pilot.analysis.pods import analysis_workloads, namespaces
+from pilot.analysis.pods import analysis_workloads, namespaces, workloads_in
 from pilot.model.findings import Finding
 from pilot.model.registry import Workload
 from pilot.model.resource import Resource
@@ -43,8 +43,8 @@ def _selector(ap: Resource) -> dict[str, str] | None:
 def selected_workloads(snapshot: MeshSnapshot, ap: Resource) -> list[Workload]:
     selector = _selector(ap) or {}
     mesh_wide = ap.namespace == snapshot.mesh.root_namespace
-    return [w for w in analysis_workloads(snapshot)
-            if (mesh_wide or w.namespace == ap.namespace) and w.matches(selector)]
+    candidates = analysis_workloads(snapshot) if mesh_wide else workloads_in(snapshot, ap.namespace)
+    return [w for w in candidates if w.matches(selector)]
 
 
 def _no_matching_workloads(snapshot: MeshSnapshot, ap: Resource) -> list[Finding]:
@@ -90,9 +90,19 @@ def _unknown_namespaces(snapshot: MeshSnapshot, ap: Resource) -> list[Finding]:
     return out
 
 
+def _identities(snapshot: MeshSnapshot) -> frozenset[str]:
+    key = "analysis.identities"
+    cached = snapshot.memo.get(key)
+    if not isinstance(cached, frozenset):
+        td = snapshot.mesh.trust_domain
+        cached = frozenset(f"{td}/ns/{w.namespace}/sa/{w.service_account}" for w in analysis_workloads(snapshot))
+        snapshot.memo[key] = cached
+    return cached
+
+
 def _unknown_principals(snapshot: MeshSnapshot, ap: Resource) -> list[Finding]:
     prefix = f"{snapshot.mesh.trust_domain}/ns/"
-    identities = {f"{prefix}{w.namespace}/sa/{w.service_account}" for w in analysis_workloads(snapshot)}
+    identities = _identities(snapshot)
     out = []
     for where, source in _sources(ap):
         for field in ("principals", "notPrincipals"):
@@ -105,8 +115,12 @@ def _unknown_principals(snapshot: MeshSnapshot, ap: Resource) -> list[Finding]:
 
 def _workload_ports(snapshot: MeshSnapshot, workloads: list[Workload]) -> set[int]:
     ports = {p for w in workloads for p in w.container_ports}
+    by_namespace: dict[str, list[Workload]] = {}
+    for w in workloads:
+        by_namespace.setdefault(w.namespace, []).append(w)
     for svc in snapshot.services.values():
-        if svc.selector and any(w.namespace == svc.namespace and w.matches(svc.selector) for w in workloads):
+        mine = by_namespace.get(svc.namespace)
+        if svc.selector and mine and any(w.matches(svc.selector) for w in mine):
             ports |= {p.target_port for p in svc.ports}
     return ports
 

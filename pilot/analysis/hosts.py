@@ -43,15 +43,22 @@ def resource_scopes(res: Resource) -> frozenset[str]:
     return export_scopes(_spec_export(res), res.namespace)
 
 
-def visible_hosts(snapshot: MeshSnapshot, namespace: str) -> list[str]:
-    """Hosts a resource in `namespace` may route to: Services and ServiceEntry hosts exported to it."""
+def visible_hosts(snapshot: MeshSnapshot, namespace: str) -> frozenset[str]:
+    """Hosts a resource in `namespace` may route to: Services and ServiceEntry hosts exported to it
+    (computed once per namespace and snapshot)."""
+    key = ("analysis.visible_hosts", namespace)
+    cached = snapshot.memo.get(key)
+    if isinstance(cached, frozenset):
+        return cached
     suffix = snapshot.mesh.domain_suffix
-    hosts = [f"{s.name}.{s.namespace}.{suffix}" for s in snapshot.of_kind("Service")
-             if visible_from(service_scopes(s), namespace)]
+    hosts = {f"{s.name}.{s.namespace}.{suffix}" for s in snapshot.of_kind("Service")
+             if visible_from(service_scopes(s), namespace)}
     for se in snapshot.of_kind("ServiceEntry"):
         if visible_from(resource_scopes(se), namespace):
-            hosts += [resolve_host(str(h), se.namespace, suffix) for h in _list(se.spec.get("hosts"))]
-    return hosts
+            hosts |= {resolve_host(str(h), se.namespace, suffix) for h in _list(se.spec.get("hosts"))}
+    result = frozenset(hosts)
+    snapshot.memo[key] = result
+    return result
 
 
 def host_known(snapshot: MeshSnapshot, host: str, namespace: str | None = None) -> bool:
@@ -59,15 +66,33 @@ def host_known(snapshot: MeshSnapshot, host: str, namespace: str | None = None) 
     if namespace is None:
         return host in snapshot.services or any(
             host_matches(h, host) for se in snapshot.of_kind("ServiceEntry") for h in _strs(se.spec.get("hosts")))
-    return any(h == host or host_matches(h, host) for h in visible_hosts(snapshot, namespace))
+    visible = visible_hosts(snapshot, namespace)
+    return host in visible or any(h.startswith("*") and host_matches(h, host) for h in visible)
+
+
+def _rules_by_host(snapshot: MeshSnapshot) -> tuple[dict[str, list[Resource]], list[tuple[str, Resource]]]:
+    """DestinationRules by resolved exact host, and the wildcard ones (built once per snapshot)."""
+    key = "analysis.destination_rules_by_host"
+    cached = snapshot.memo.get(key)
+    if isinstance(cached, tuple):
+        return cached
+    exact: dict[str, list[Resource]] = {}
+    wildcard: list[tuple[str, Resource]] = []
+    for dr in snapshot.of_kind("DestinationRule"):
+        host = resolve_host(str(dr.spec.get("host", "")), dr.namespace, snapshot.mesh.domain_suffix)
+        if "*" in host:
+            wildcard.append((host, dr))
+        else:
+            exact.setdefault(host, []).append(dr)
+    snapshot.memo[key] = (exact, wildcard)
+    return exact, wildcard
 
 
 def destination_rules_for_host(snapshot: MeshSnapshot, host: str, namespace: str | None = None) -> list[Resource]:
     """DestinationRules for `host`, only those exported to `namespace` when given."""
-    suffix = snapshot.mesh.domain_suffix
-    return [dr for dr in snapshot.of_kind("DestinationRule")
-            if host_matches(resolve_host(str(dr.spec.get("host", "")), dr.namespace, suffix), host)
-            and (namespace is None or visible_from(resource_scopes(dr), namespace))]
+    exact, wildcard = _rules_by_host(snapshot)
+    rules = exact.get(host, []) + [dr for pattern, dr in wildcard if host_matches(pattern, host)]
+    return [dr for dr in rules if namespace is None or visible_from(resource_scopes(dr), namespace)]
 
 
 def _list(value: Any) -> list[Any]:

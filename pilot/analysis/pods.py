@@ -35,8 +35,27 @@ def analysis_workloads(snapshot: MeshSnapshot) -> tuple[Workload, ...]:
     return result
 
 
+def workloads_in(snapshot: MeshSnapshot, namespace: str) -> tuple[Workload, ...]:
+    """The analysis workloads of one namespace (indexed once per snapshot)."""
+    key = "analysis.workloads_by_namespace"
+    index = snapshot.memo.get(key)
+    if not isinstance(index, dict):
+        index = {}
+        for w in analysis_workloads(snapshot):
+            index.setdefault(w.namespace, []).append(w)
+        index = {ns: tuple(ws) for ns, ws in index.items()}
+        snapshot.memo[key] = index
+    found: tuple[Workload, ...] = index.get(namespace, ())
+    return found
+
+
 def namespaces(snapshot: MeshSnapshot) -> frozenset[str]:
     """Namespaces that exist: Namespace objects and every namespace a resource lives in (file mode
     rarely carries Namespace objects, so a namespace with config in it counts as existing)."""
-    return frozenset({n.name for n in snapshot.of_kind("Namespace")}
-                     | {r.namespace for r in snapshot.resources if r.namespace})
+    key = "analysis.namespaces"
+    cached = snapshot.memo.get(key)
+    if not isinstance(cached, frozenset):
+        cached = frozenset({n.name for n in snapshot.of_kind("Namespace")}
+                           | {r.namespace for r in snapshot.resources if r.namespace})
+        snapshot.memo[key] = cached
+    return cached

@@ -17,7 +17,7 @@ from pilot.analysis.messages import (
     labels_text,
     report,
 )
-from pilot.analysis.pods import analysis_workloads
+from pilot.analysis.pods import analysis_workloads, workloads_in
 from pilot.model.findings import Finding
 from pilot.model.resource import Resource
 from pilot.model.scope import resolve_host
@@ -34,7 +34,6 @@ def _labels(value: Any) -> dict[str, str]:
 
 def destination_rule_findings(snapshot: MeshSnapshot) -> list[Finding]:
     out = []
-    workloads = analysis_workloads(snapshot)
     for dr in snapshot.of_kind("DestinationRule"):
         raw = str(dr.spec.get("host", ""))
         host = resolve_host(raw, dr.namespace, snapshot.mesh.domain_suffix)
@@ -46,7 +45,7 @@ def destination_rule_findings(snapshot: MeshSnapshot) -> list[Finding]:
         svc = snapshot.services.get(host)
         if svc is None or not svc.selector:
             continue  # ServiceEntry hosts and selector-less Services: their endpoints are not pods
-        backends = [w.labels for w in workloads if w.namespace == svc.namespace and w.matches(svc.selector)]
+        backends = [w.labels for w in workloads_in(snapshot, svc.namespace) if w.matches(svc.selector)]
         subsets = dr.spec.get("subsets")
         for i, subset in enumerate(subsets if isinstance(subsets, list) else []):
             want = _labels(_dict(subset).get("labels"))
@@ -65,12 +64,15 @@ def sidecar_findings(snapshot: MeshSnapshot) -> list[Finding]:
     workloads = analysis_workloads(snapshot)
     for sc in sidecars:
         labels = _sidecar_selector(sc)
-        if labels and not any(w.namespace == sc.namespace and w.matches(labels) for w in workloads):
+        if labels and not any(w.matches(labels) for w in workloads_in(snapshot, sc.namespace)):
             out.append(report(REFERENCED_RESOURCE_NOT_FOUND, sc, "spec.workloadSelector", "selector",
                               labels_text(labels)))
+    selective: dict[str, list[tuple[Resource, dict[str, str]]]] = {}
+    for sc in sidecars:
+        if _sidecar_selector(sc):
+            selective.setdefault(sc.namespace, []).append((sc, _sidecar_selector(sc)))
     for w in workloads:
-        selecting = [sc for sc in sidecars if sc.namespace == w.namespace
-                     and _sidecar_selector(sc) and w.matches(_sidecar_selector(sc))]
+        selecting = [sc for sc, labels in selective.get(w.namespace, []) if w.matches(labels)]
         if len(selecting) > 1:
             names = "[" + " ".join(sc.name for sc in selecting) + "]"
             out.extend(report(CONFLICTING_SIDECAR_SELECTORS, sc, "spec.workloadSelector", names, w.namespace, w.name)
