@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from pilot.analysis.messages import NO_MATCHING_WORKLOADS, REFERENCED_RESOURCE_NOT_FOUND, labels_text, report
-from pilot.analysis.pods import analysis_workloads, namespaces, workloads_in
+from pilot.analysis.pods import analysis_workloads, namespaces, selected
 from pilot.model.findings import Finding
 from pilot.model.registry import Workload
 from pilot.model.resource import Resource
@@ -43,8 +43,7 @@ def _selector(ap: Resource) -> dict[str, str] | None:
 def selected_workloads(snapshot: MeshSnapshot, ap: Resource) -> list[Workload]:
     selector = _selector(ap) or {}
     mesh_wide = ap.namespace == snapshot.mesh.root_namespace
-    candidates = analysis_workloads(snapshot) if mesh_wide else workloads_in(snapshot, ap.namespace)
-    return [w for w in candidates if w.matches(selector)]
+    return selected(snapshot, None if mesh_wide else ap.namespace, selector)
 
 
 def _no_matching_workloads(snapshot: MeshSnapshot, ap: Resource) -> list[Finding]:
@@ -113,16 +112,26 @@ def _unknown_principals(snapshot: MeshSnapshot, ap: Resource) -> list[Finding]:
     return out
 
 
-def _workload_ports(snapshot: MeshSnapshot, workloads: list[Workload]) -> set[int]:
-    ports = {p for w in workloads for p in w.container_ports}
-    by_namespace: dict[str, list[Workload]] = {}
-    for w in workloads:
-        by_namespace.setdefault(w.namespace, []).append(w)
+def _ports_by_workload(snapshot: MeshSnapshot) -> dict[tuple[str, str], set[int]]:
+    """Target ports of the Services selecting each workload, plus its container ports (once per snapshot)."""
+    key = "analysis.ports_by_workload"
+    cached = snapshot.memo.get(key)
+    if isinstance(cached, dict):
+        return cached
+    ports: dict[tuple[str, str], set[int]] = {}
+    for w in analysis_workloads(snapshot):
+        ports.setdefault((w.namespace, w.name), set()).update(w.container_ports)
     for svc in snapshot.services.values():
-        mine = by_namespace.get(svc.namespace)
-        if svc.selector and mine and any(w.matches(svc.selector) for w in mine):
-            ports |= {p.target_port for p in svc.ports}
+        if svc.selector:
+            for w in selected(snapshot, svc.namespace, svc.selector):
+                ports.setdefault((w.namespace, w.name), set()).update(p.target_port for p in svc.ports)
+    snapshot.memo[key] = ports
     return ports
+
+
+def _workload_ports(snapshot: MeshSnapshot, workloads: list[Workload]) -> set[int]:
+    by_workload = _ports_by_workload(snapshot)
+    return {p for w in workloads for p in by_workload.get((w.namespace, w.name), set())}
 
 
 def _unknown_ports(snapshot: MeshSnapshot, ap: Resource) -> list[Finding]:

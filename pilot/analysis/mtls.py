@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from pilot.analysis.messages import MTLS_POLICY_CONFLICT, report
-from pilot.analysis.pods import workloads_in
+from pilot.analysis.pods import selected
 from pilot.model.authn import DISABLE, STRICT, compose_peer_authentication
 from pilot.model.findings import Finding
 from pilot.model.registry import Service, Workload
@@ -75,7 +75,7 @@ def _conflict(client: str, server: str) -> bool:
 
 
 def _service_findings(snapshot: MeshSnapshot, dr: Resource, svc: Service) -> list[Finding]:
-    backends = [w for w in workloads_in(snapshot, svc.namespace) if svc.selector and w.matches(svc.selector)]
+    backends = selected(snapshot, svc.namespace, svc.selector) if svc.selector else []
     out = []
     for port in svc.ports:
         client, field = _dr_mode_for_port(dr, port.port)

@@ -7,6 +7,8 @@ pending, or a manifest written without status, still counts for selector and sub
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pilot.model.registry import Workload, workload_from_pod
 from pilot.model.resource import Resource
 from pilot.model.snapshot import MeshSnapshot
@@ -47,6 +49,25 @@ def workloads_in(snapshot: MeshSnapshot, namespace: str) -> tuple[Workload, ...]
         snapshot.memo[key] = index
     found: tuple[Workload, ...] = index.get(namespace, ())
     return found
+
+
+def selected(snapshot: MeshSnapshot, namespace: str | None, selector: Mapping[str, str]) -> list[Workload]:
+    """Workloads (of `namespace`, or anywhere for None) whose labels match `selector`: candidates come
+    from a (namespace, label, value) index on the selector's first label, so a lookup does not scan
+    every workload."""
+    if not selector:
+        return list(analysis_workloads(snapshot) if namespace is None else workloads_in(snapshot, namespace))
+    key = "analysis.workloads_by_label"
+    index = snapshot.memo.get(key)
+    if not isinstance(index, dict):
+        index = {}
+        for w in analysis_workloads(snapshot):
+            for label in w.labels.items():
+                index.setdefault((w.namespace, *label), []).append(w)
+                index.setdefault((None, *label), []).append(w)
+        snapshot.memo[key] = index
+    first = min(selector.items())
+    return [w for w in index.get((namespace, *first), []) if w.matches(selector)]
 
 
 def namespaces(snapshot: MeshSnapshot) -> frozenset[str]:

@@ -17,7 +17,7 @@ from pilot.analysis.messages import (
     labels_text,
     report,
 )
-from pilot.analysis.pods import analysis_workloads, workloads_in
+from pilot.analysis.pods import analysis_workloads, selected
 from pilot.model.findings import Finding
 from pilot.model.resource import Resource
 from pilot.model.scope import resolve_host
@@ -45,7 +45,7 @@ def destination_rule_findings(snapshot: MeshSnapshot) -> list[Finding]:
         svc = snapshot.services.get(host)
         if svc is None or not svc.selector:
             continue  # ServiceEntry hosts and selector-less Services: their endpoints are not pods
-        backends = [w.labels for w in workloads_in(snapshot, svc.namespace) if w.matches(svc.selector)]
+        backends = [w.labels for w in selected(snapshot, svc.namespace, svc.selector)]
         subsets = dr.spec.get("subsets")
         for i, subset in enumerate(subsets if isinstance(subsets, list) else []):
             want = _labels(_dict(subset).get("labels"))
@@ -64,7 +64,7 @@ def sidecar_findings(snapshot: MeshSnapshot) -> list[Finding]:
     workloads = analysis_workloads(snapshot)
     for sc in sidecars:
         labels = _sidecar_selector(sc)
-        if labels and not any(w.matches(labels) for w in workloads_in(snapshot, sc.namespace)):
+        if labels and not selected(snapshot, sc.namespace, labels):
             out.append(report(REFERENCED_RESOURCE_NOT_FOUND, sc, "spec.workloadSelector", "selector",
                               labels_text(labels)))
     selective: dict[str, list[tuple[Resource, dict[str, str]]]] = {}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pilot.cli import main
+from pilot.model.findings import Finding
 from tests.unit.analysis.kit import MESH, codes, findings, vs
 
 BAD_WEIGHT = vs("bad", "http: [{route: [{destination: {host: reviews}, weight: -1}]}]")
@@ -108,3 +109,23 @@ def test_gateway_api_gateway_alone_is_not_an_istio_gateway(tmp_path: Path,
     assert main(["analyze", str(tmp_path), "-o", "json"]) == 1
     rows = json.loads(capsys.readouterr().out)
     assert sorted((r["code"], r["name"]) for r in rows) == [("IST0101", "r"), ("IST0132", "r")]
+
+
+def test_an_analyzer_tripping_over_an_invalid_resource_reruns_on_the_valid_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pilot.analysis as analysis
+    from pilot.analysis.messages import REFERENCED_RESOURCE_NOT_FOUND, report
+    from pilot.model.snapshot import MeshSnapshot
+
+    def fragile(snapshot: MeshSnapshot) -> list[Finding]:
+        # reads `weight` as a number, as a careless analyzer would; the invalid resource has a string
+        out = []
+        for v in snapshot.of_kind("VirtualService"):
+            weight = v.spec["http"][0]["route"][0].get("weight", 0)
+            out.append(report(REFERENCED_RESOURCE_NOT_FOUND, v, "", "weight", str(weight + 1)))
+        return out
+
+    monkeypatch.setattr(analysis, "ANALYZERS", (fragile,))
+    got = codes(vs("bad", 'http: [{route: [{destination: {host: reviews}, weight: "x"}]}]') + "---\n"
+                + vs("good", "http: [{route: [{destination: {host: reviews}}]}]", hosts="[good]"))
+    assert got == [("IST0101", "VirtualService default/good"), ("IST0106", "VirtualService default/bad")]
