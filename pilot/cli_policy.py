@@ -1,7 +1,8 @@
 """`pilot simulate`, `pilot analyze` and `pilot test`: the CLI glue that reads files and prints.
 
 The simulator and analyzers are pure (pilot.simulate, pilot.analysis); this module loads YAML with the
-file source's loader and validation, as `pilot serve` would, so invalid resources are left out.
+file source's loader and validation, as `pilot serve` would, so invalid resources are left out of
+simulation; analysis keeps them and reports them (IST0106), as istioctl analyze does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,36 @@ def load_resources(paths: list[Path] | list[str], quiet: bool = False) -> list[A
     return kept
 
 
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+_NOT_ISTIO = "MP0199"  # internal: a Gateway API document, left out of analysis
+
+
+def load_for_analysis(paths: list[Path] | list[str]) -> tuple[list[Any], list[Any]]:
+    """Every resource of a known kind, valid or not (analysis reports invalid ones, as istioctl does),
+    and the findings about documents that made no resource, under Istio's schema code.
+
+    Gateway API kinds (gateway.networking.k8s.io Gateway, HTTPRoute, ...) are a different API from
+    Istio's networking.istio.io Gateway: they are left out rather than read as, or collide with, one.
+    """
+    from pilot.analysis.schema import schema_findings
+    from pilot.model.findings import Finding, Severity
+    from pilot.sources.yaml_files import load_paths
+    from pilot.validation import validate_document
+    from pilot.validation.document import CODE_BAD_DOCUMENT
+
+    def check(doc: Any, origin: Any) -> list[Any]:
+        api = doc.get("apiVersion") if isinstance(doc, dict) else None
+        if isinstance(api, str) and api.split("/", 1)[0] == GATEWAY_API_GROUP:
+            return [Finding(code=_NOT_ISTIO, severity=Severity.ERROR, message="Gateway API", origin=origin)]
+        return validate_document(doc, origin)
+
+    resources, findings, _ = load_paths(paths, check)
+    latest = {(r.api_version.split("/")[0], r.key): r for r in resources}  # a later document replaces it
+    documents = [f for f in findings if f.code == CODE_BAD_DOCUMENT]
+    others = [f for f in findings if f.is_error and f.code not in (CODE_BAD_DOCUMENT, _NOT_ISTIO)]
+    return list(latest.values()), schema_findings(documents) + others
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from pilot.model.snapshot import build_snapshot
     from pilot.simulate.engine import SimulationError, simulate
@@ -56,11 +87,11 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from pilot.analysis import analyze
+    from pilot.analysis import analyze_resources, sort_findings
     from pilot.analysis.render import print_findings
-    from pilot.model.snapshot import build_snapshot
 
-    findings = analyze(build_snapshot(load_resources(args.paths)))
+    resources, load_findings = load_for_analysis(args.paths)
+    findings = sort_findings(load_findings + analyze_resources(resources))
     if args.output == "json":
         print(json.dumps([f.as_dict() for f in findings], indent=2))
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pilot.analysis.messages import JWT_CLAIM_ROUTING_WITHOUT_REQUEST_AUTHN, report
+from pilot.analysis.pods import analysis_workloads
 from pilot.model.findings import Finding
 from pilot.model.jwt_claims import is_claim_key
 from pilot.model.registry import Workload
@@ -54,6 +55,6 @@ def jwt_claim_routing_findings(snapshot: MeshSnapshot) -> list[Finding]:
                 continue
             selector = {str(k): str(v) for k, v in (gw.spec.get("selector") or {}).items()}
             out.extend(report(JWT_CLAIM_ROUTING_WITHOUT_REQUEST_AUTHN, vs, f"spec.gateways[{i}]", key, full, pod.name)
-                       for pod in snapshot.workloads
+                       for pod in analysis_workloads(snapshot)
                        if pod.matches(selector) and not _has_request_authn(snapshot, pod))
     return out

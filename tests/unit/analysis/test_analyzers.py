@@ -84,14 +84,15 @@ spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HT
 """, []),
     # IST0101: subset not defined in any DestinationRule
     (vs("r", "[{route: [{destination: {host: reviews, subset: v9}}]}]"), [("IST0101", "VirtualService default/r")]),
-    # IST0101: gateway not found; a defined one is fine
-    (vs("r", ROUTE_V1, gateways="[bookinfo-gateway]"), [("IST0101", "VirtualService default/r")]),
+    # IST0101: gateway not found (and, as in Istio, IST0132: no gateway serves its hosts); a defined one is fine
+    (vs("r", ROUTE_V1, gateways="[bookinfo-gateway]"),
+     [("IST0101", "VirtualService default/r"), ("IST0132", "VirtualService default/r")]),
     (vs("r", ROUTE_V1, gateways="[bookinfo-gateway]") + """
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: bookinfo-gateway, namespace: default}
-spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
+spec: {selector: {app: reviews}, servers: [{port: {number: 9080, name: http, protocol: HTTP}, hosts: ["*"]}]}
 """, []),
     # IST0109: two mesh VirtualServices for one host (a gateway-only one does not conflict)
     (vs("a", ROUTE_V1) + "\n---\n" + vs("b", ROUTE_V1, hosts="[reviews.default.svc.cluster.local]"),
@@ -101,9 +102,10 @@ spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: ht
     # IST0130: a rule after a match-less rule; IST0130 when every match repeats an earlier one
     (vs("r", "[{route: [{destination: {host: reviews}}]}, {match: [{uri: {prefix: /a}}], "
              "route: [{destination: {host: reviews}}]}]"), [("IST0130", "VirtualService default/r")]),
+    # (Istio reports the repeated match, IST0131, and the rule, IST0130)
     (vs("r", "[{match: [{uri: {prefix: /a}}], route: [{destination: {host: reviews}}]}, "
              "{match: [{uri: {prefix: /a}}], route: [{destination: {host: reviews, subset: v2}}]}]"),
-     [("IST0130", "VirtualService default/r")]),
+     [("IST0130", "VirtualService default/r"), ("IST0131", "VirtualService default/r")]),
     # IST0131: only one of the matches repeats
     (vs("r", "[{match: [{uri: {prefix: /a}}], route: [{destination: {host: reviews}}]}, "
              "{match: [{uri: {prefix: /a}}, {uri: {prefix: /b}}], route: [{destination: {host: reviews}}]}]"),
