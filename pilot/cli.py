@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pilot.cli_policy import add_policy_commands
 
     add_policy_commands(sub)
+    from pilot.cli_dev import add_dev_commands
+
+    add_dev_commands(sub)
     return p
 
 
