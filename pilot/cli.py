@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pilot.cli_dev import add_dev_commands
 
     add_dev_commands(sub)
+    from pilot.cli_describe import add_experimental_commands
+
+    add_experimental_commands(sub)
     return p
 
 
