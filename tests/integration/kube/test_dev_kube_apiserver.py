@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from kubernetes import client, config
 
 from pilot.model.resource import ConfigKey
@@ -76,3 +77,17 @@ def test_dev_apply_errors_are_one_line(tmp_path: Path) -> None:
     p = subprocess.run([*PILOT, "dev", "kube-apiserver", "--load", str(tmp_path / "missing.yaml")],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and p.stderr.count("\n") == 1 and "missing.yaml" in p.stderr, p
+
+
+def test_describe_pod_reads_kubernetes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pilot.cli import main
+    from pilot.testing.dev_kube import read_documents
+    from pilot.testing.kube_apiserver import FakeKubeApiServer
+
+    with FakeKubeApiServer() as api:
+        for doc in read_documents([str(REPO / "policies/bookinfo")]):
+            api.apply(doc)
+        kubeconfig = api.write_kubeconfig(tmp_path / "kc")
+        assert main(["x", "describe", "pod", "reviews-v2-0.default", "--kube", "--kubeconfig", str(kubeconfig)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "   Matching subsets: v2" in out and '      to "reviews" subset "v2" weight 20%  <- this pod' in out
