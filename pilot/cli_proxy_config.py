@@ -28,6 +28,8 @@ def add_proxy_config_options(pc: argparse.ArgumentParser) -> None:
     """Options on top of KIND POD --server, which pilot/cli.py declares."""
     pc.add_argument("--config", action="append", metavar="DIR",
                     help="translate these files offline instead of asking a server")
+    pc.add_argument("--proxy-type", choices=("sidecar", "router"), default="sidecar",
+                    help="with --config: router translates the pod as a gateway")
     pc.add_argument("-o", "--output", choices=("short", "json", "yaml"), default="short",
                     help="short: a summary table; json|yaml: the full resources")
     pc.add_argument("--fqdn", default="", help="cluster: service FQDN (or its short name)")
@@ -82,7 +84,7 @@ def _offline(args: argparse.Namespace) -> tuple[ConfigDump, Callable[[str], str]
     missing = [p for p in args.config if not _exists(p)]
     if missing:
         raise ProxyConfigError(f"no such file or directory: {missing[0]}")
-    proxy = translate_pod(build_snapshot(load_resources(args.config)), args.pod)
+    proxy = translate_pod(build_snapshot(load_resources(args.config)), args.pod, args.proxy_type)
     return proxy.dump, proxy.destination_rule, proxy.virtual_service
 
 

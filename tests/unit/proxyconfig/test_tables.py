@@ -134,3 +134,26 @@ def test_filter_chain_match_and_destination_rendering() -> None:
     assert [route_match(m) for m in ({"prefix": "/api"}, {"path": "/x"}, {"safeRegex": {"regex": "/v[0-9]"}})] \
         == ["/api*", "/x", "/v[0-9]"]
     assert describe_domains(["a", "a:80"]) == "a"
+
+
+GATEWAY_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: istio-ingressgateway-0, namespace: default, labels: {istio: ingressgateway}}
+spec: {containers: [{name: proxy, image: envoy}]}
+status: {podIP: 127.10.0.30}
+"""
+
+
+def test_a_gateway_pod_translated_as_router_names_its_bound_virtual_service(tmp_path: Path) -> None:
+    (tmp_path / "gw.yaml").write_text(GATEWAY_POD)
+    sample = Path(__file__).resolve().parents[2] / "fixtures/istio/samples/bookinfo/networking/bookinfo-gateway.yaml"
+    snap = build_snapshot(load_resources([BOOKINFO, sample, tmp_path / "gw.yaml"], quiet=True))
+    gw = translate_pod(snap, "istio-ingressgateway-0.default", "router")
+    assert cells(table(gw, "listener")) == [("127.10.0.30", "8080", "ALL", "Route: http.8080")]
+    routes = cells(table(gw, "route"))
+    assert ("http.8080", "*:8080", "*", "/productpage", "bookinfo.default") in routes
+    assert {r[4] for r in routes} == {"bookinfo.default"}
+    # The same pod as a sidecar has no gateway listener.
+    assert "Route: http.8080" not in {r[3] for r in cells(table(translate_pod(snap, "istio-ingressgateway-0"),
+                                                                 "listener"))}
