@@ -35,7 +35,7 @@ def add_proxy_config_options(pc: argparse.ArgumentParser) -> None:
     pc.add_argument("--fqdn", default="", help="cluster: service FQDN (or its short name)")
     pc.add_argument("--port", type=int, help="cluster, listener, endpoint: port")
     pc.add_argument("--subset", default="", help="cluster: subset name")
-    pc.add_argument("--direction", default="", choices=("", "inbound", "outbound"), help="cluster: direction")
+    pc.add_argument("--direction", default="", choices=("inbound", "outbound"), help="cluster: direction")
     pc.add_argument("--name", default="", help="resource name (route: the route configuration, e.g. 9080)")
     pc.add_argument("--address", default="", help="listener, endpoint: IP address")
     pc.add_argument("--cluster", default="", help="endpoint: cluster name")
