@@ -151,28 +151,9 @@ def _proxy_status(args: argparse.Namespace) -> int:
 
 
 def _proxy_config(args: argparse.Namespace) -> int:
-    from pilot.testing.processes import http_get
+    from pilot.cli_proxy_config import run_proxy_config
 
-    try:
-        status, body = http_get(args.server.rstrip("/") + "/debug/syncz")
-        proxies = [r["proxy"] for r in json.loads(body)] if status == 200 else []
-        target = next((p for p in proxies if p.split("~")[2] == args.pod or p == args.pod), args.pod)
-        status, body = http_get(args.server.rstrip("/") + f"/debug/config_dump?proxy={target}")
-    except OSError as exc:
-        print(f"pilot proxy-config: cannot reach {args.server}: {exc}", file=sys.stderr)
-        return 1
-    if status != 200:
-        print(body.decode(), file=sys.stderr)
-        return 1
-    dump = json.loads(body)
-    kinds = {"cluster": "Cluster", "clusters": "Cluster", "listener": "Listener", "listeners": "Listener",
-             "route": "RouteConfiguration", "routes": "RouteConfiguration",
-             "endpoint": "ClusterLoadAssignment", "endpoints": "ClusterLoadAssignment",
-             "secret": "Secret", "secrets": "Secret", "all": ""}
-    want = kinds.get(args.kind, args.kind)
-    out = {t: v for t, v in dump.items() if not want or t.endswith("." + want)}
-    print(json.dumps(out, indent=2))
-    return 0
+    return run_proxy_config(args)
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -248,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("pod", help="POD.NAMESPACE or a node id")
     pc.add_argument("--server", default="http://127.0.0.1:15014")
     pc.set_defaults(func=_proxy_config)
+    from pilot.cli_proxy_config import add_proxy_config_options
+
+    add_proxy_config_options(pc)
 
     g = sub.add_parser("graph", help="picture of the mesh graph")
     g.add_argument("--config", action="append", required=True, metavar="DIR")
@@ -263,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     from pilot.cli_policy import add_policy_commands
 
     add_policy_commands(sub)
+    from pilot.cli_dev import add_dev_commands
+
+    add_dev_commands(sub)
+    from pilot.cli_describe import add_experimental_commands
+
+    add_experimental_commands(sub)
     return p
 
 

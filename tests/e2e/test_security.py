@@ -251,3 +251,18 @@ def test_two_rotations_under_steady_traffic_drop_no_request(mesh_runner: MeshRun
     assert all(s == 200 for s in handshakes)
     _, metrics = mesh_runner.http("/metrics")
     assert "meshpilot_ca_certs_rotated_total" in metrics.decode()
+
+
+def test_proxy_config_secret_summarises_the_served_certificates(mesh_runner: MeshRunner,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from pilot.cli import main
+
+    pod = mesh_runner.mesh.pod("productpage")
+    server = f"127.0.0.1:{mesh_runner.http_port}"
+    assert main(["proxy-config", "secret", f"{pod.name}.{pod.namespace}", "--server", server]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:] if line.strip()}
+    assert rows["default"][1:5] == ["Cert", "Chain", "ACTIVE", "true"], rows
+    assert rows["ROOTCA"][1:4] == ["CA", "ACTIVE", "true"], rows
+    assert main(["proxy-config", "secret", f"{pod.name}.{pod.namespace}", "--server", server, "-o", "json"]) == 0
+    secrets = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
+    assert secrets["default"]["tlsCertificate"]["privateKey"] == {"inlineString": "[redacted]"}

@@ -151,8 +151,12 @@ def test_proxy_status_and_proxy_config_read_the_running_server(running_mesh: Mes
     for pod in running_mesh.mesh.pods:
         row = next(line for line in out.splitlines() if pod.name in line)
         assert row.count("SYNCED") == 4, row  # CDS, LDS, EDS, RDS; SDS is not used without a CA
-    assert main(["proxy-config", "cluster", "productpage-v1-0.default", "--server", server]) == 0
-    dump = json.loads(capsys.readouterr().out)
-    clusters = next(iter(dump.values()))
+    assert main(["proxy-config", "cluster", "productpage-v1-0.default", "--server", server, "-o", "json"]) == 0
+    clusters = {c["name"] for c in json.loads(capsys.readouterr().out)}
     assert "outbound|9080|v2|reviews.default.svc.cluster.local" in clusters
+    # The default is istioctl's summary table, read from the same server.
+    assert main(["proxy-config", "cluster", "productpage-v1-0.default", "--server", server,
+                 "--fqdn", "reviews", "--subset", "v2"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["reviews.default.svc.cluster.local", "9080", "v2", "outbound", "EDS"] in rows, rows
     assert main(["proxy-status", "--server", "http://127.0.0.1:1"]) == 1

@@ -128,7 +128,7 @@ class ClusterState:
                 meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": meta["name"]}
             obj["apiVersion"], obj["kind"] = api_version, res.kind
             if res.status_subresource:
-                obj["status"] = _initial_status(res.kind)
+                obj["status"] = _initial_status(res.kind, body.get("status"))
             return self._commit("ADDED", res, obj, None)
 
     def update(self, res: ApiResource, namespace: str, name: str, change: Callable[[Obj], Obj],
@@ -262,11 +262,16 @@ def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
 
-def _initial_status(kind: str) -> dict[str, Any]:
-    # What the real registry strategies set on create (PrepareForCreate).
+def _initial_status(kind: str, sent: object = None) -> dict[str, Any]:
+    # What the real registry strategies set on create (PrepareForCreate). One deliberate difference: a
+    # Pod keeps the status its creator sent (podIP above all), because no kubelet runs here to assign
+    # one, and a Pod without status.podIP is no workload for the mesh.
     initial: dict[str, dict[str, Any]] = {"Namespace": {"phase": "Active"}, "Pod": {"phase": "Pending"},
                                           "Service": {"loadBalancer": {}}}
-    return dict(initial.get(kind, {}))
+    status = dict(initial.get(kind, {}))
+    if kind == "Pod" and isinstance(sent, dict):
+        status.update(copy.deepcopy(sent))
+    return status
 
 
 def _now() -> str:

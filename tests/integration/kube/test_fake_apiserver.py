@@ -187,3 +187,16 @@ def test_cut_watch_ends_the_clients_stream_with_an_error(
     api.cut_watches()
     t.join(5)
     assert not t.is_alive() and errors  # a dropped connection, not a clean end of stream
+
+
+def test_a_pod_created_through_the_api_keeps_its_status_pod_ip(
+        api: FakeKubeApiServer, kube: client.ApiClient) -> None:
+    # No kubelet assigns IPs here, so the status a client sends on create is what the mesh sees.
+    core = client.CoreV1Api(kube)
+    created = core.create_namespaced_pod("default", objects.pod("reviews-v1-ip", ip="10.0.0.7"))
+    assert created.status.pod_ip == "10.0.0.7" and created.status.phase == "Running"
+    assert core.read_namespaced_pod("reviews-v1-ip", "default").status.pod_ip == "10.0.0.7"
+    listed = core.list_namespaced_pod("default", field_selector="status.podIP=10.0.0.7")
+    assert [p.metadata.name for p in listed.items] == ["reviews-v1-ip"]
+    bare = core.create_namespaced_pod("default", {**objects.pod("no-status"), "status": None})
+    assert bare.status.phase == "Pending" and bare.status.pod_ip is None
