@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Derive meshpilot's allowed-field trees from Istio's CRD structural schemas.
 
-    .venv/bin/python scripts/gen_field_schemas.py ISTIO/manifests/charts/base/files/crd-all.gen.yaml \
-        > pilot/validation/data/istio_fields.json
+    .venv/bin/python scripts/gen_field_schemas.py \
+        tests/fixtures/istio/manifests/charts/base/files/crd-all.gen.yaml > pilot/validation/data/istio_fields.json
 
 Istio publishes one OpenAPI v3 schema per (group, version, kind) in `crd-all.gen.yaml`; the API server
 rejects fields those schemas do not name (`kubectl --validate=strict`, Kubernetes' "field validation").
 This script keeps only what such a check needs: field names, the type of each value, list items, maps
 (`additionalProperties`) and the regions that accept anything (`x-kubernetes-preserve-unknown-fields`).
 Versions of a kind whose trees are identical are written once. The output is data, read at runtime by
-pilot/validation/schema.py; meshpilot never reads the CRD file itself.
+pilot/validation/schema.py; meshpilot never reads the CRD file itself. The copy under tests/fixtures is
+the one the committed data came from (a test regenerates and compares).
 
 A tree node is one of:
     "string" | "integer" | "number" | "boolean" | "int-or-string" | "any"   a scalar (or anything)

@@ -16,6 +16,7 @@ from pilot.validation.schema import ANY, Shape, parse, shape_for
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = REPO / "pilot" / "validation" / "data" / schema.DATA_FILE
+CRD_SOURCE = REPO / "tests" / "fixtures" / "istio" / "manifests" / "charts" / "base" / "files" / "crd-all.gen.yaml"
 
 TINY_CRD = """\
 apiVersion: apiextensions.k8s.io/v1
@@ -89,6 +90,12 @@ def test_the_committed_data_file_names_its_source_and_licence() -> None:
     header = " ".join(document["header"])
     assert "crd-all.gen.yaml" in header and "Apache License, Version 2.0" in header
     assert "scripts/gen_field_schemas.py" in header
+
+
+def test_the_committed_data_file_is_what_the_generator_makes_from_the_crd_copy_in_the_repo() -> None:
+    # The data is read at runtime and the CRD copy lives in the repo, so nothing depends on where the
+    # repo (or the team's shared fixtures) is checked out, and a hand edit to either is caught here.
+    assert DATA.read_text(encoding="utf-8") == _generator().generate(CRD_SOURCE.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
