@@ -5,7 +5,8 @@
     check_document(doc, origin)     -> both, plus the Resource when the document made one
 
 Each finding names the field (`spec.http[0].route[1].weight`) and reads like Istio's message.
-Validators live one module per kind family; `registry.VALIDATORS` maps kinds to them.
+Validators live one module per kind family; `registry.VALIDATORS` maps kinds to them. Then
+`strict.check_document_fields` rejects fields the kind's schema does not name (`schema.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pilot.model.resource import Origin, Resource, resource_from_document
 from pilot.validation.document import document_findings
 from pilot.validation.node import Report
 from pilot.validation.registry import VALIDATORS
+from pilot.validation.strict import check_document_fields
 
 __all__ = ["check_document", "validate_document", "validate_resource"]
 
@@ -37,10 +39,19 @@ def validate_resource(res: Resource) -> list[Finding]:
         return report.findings
     try:
         entry.check(report, root)
+        # After the kind's checks, so a value they already found wrong is not reported twice.
+        check_document_fields(report, _document(res), {f.field for f in report.findings})
     except Exception as problem:  # a validator bug must reject the resource, not crash the caller
         _log.exception("validator for %s crashed", res.kind)
         report.error("", f"internal error while validating: {problem!r}")
     return report.findings
+
+
+def _document(res: Resource) -> Mapping[str, Any]:
+    """The whole document; resources built in code without one still have their spec checked."""
+    if res.body:
+        return res.body
+    return {"spec": res.spec} if res.spec else {}
 
 
 def validate_document(doc: Any, origin: Origin) -> list[Finding]:

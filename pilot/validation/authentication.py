@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from urllib.parse import urlparse
 
-from pilot.validation.fields import check_duration, check_enum, check_workload_labels
+from pilot.validation.fields import check_duration, check_enum, check_workload_labels, port_error
 from pilot.validation.node import Node, Report
 
 MTLS_MODES = ("UNSET", "DISABLE", "PERMISSIVE", "STRICT")
+MAX_JWKS_URI = 2048  # the CRD's maxLength for jwksUri
+MAX_SPACE_DELIMITED_CLAIMS = 64  # the CRD's maxItems
 _STRICT_HEADER_CHARS = frozenset("-_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -57,14 +59,15 @@ def _check_jwt_rule(rule: Node) -> None:
     for item, audience in rule["audiences"].strings():
         if not audience:
             item.error("audience must be non-empty string")
-    issuer, jwks_uri, jwks = rule["issuer"].text(), rule["jwksUri"].text(), rule["jwks"].text()
-    if not issuer and not jwks_uri:
+    uris = [(node, uri) for node in (rule["jwksUri"], rule["jwks_uri"]) if (uri := node.text())]
+    issuer, jwks = rule["issuer"].text(), rule["jwks"].text()
+    if not issuer and not uris:
         rule.error("issuer or jwksUri must be non-empty string")
-    if jwks_uri:
-        if urlparse(jwks_uri).scheme not in ("http", "https"):
-            rule["jwksUri"].error("url must have scheme http:// or https://")
-        if jwks:
-            rule.error("only one of jwks or jwksUri can be set")
+    for node, uri in uris:
+        _check_jwks_uri(node, uri)
+    # The CRD counts the snake_case spelling too: jwks, jwksUri and jwks_uri are one choice.
+    if len(uris) + bool(jwks) > 1:
+        rule.error("only one of jwks or jwksUri can be set")
     if jwks:
         try:
             keys = json.loads(jwks)
@@ -73,6 +76,12 @@ def _check_jwt_rule(rule: Node) -> None:
         else:
             if not isinstance(keys, dict) or not isinstance(keys.get("keys", keys.get("kty")), list | str):
                 rule["jwks"].error('jwks parse error: expected a JSON Web Key Set ({"keys": [...]})')
+    claims = rule["spaceDelimitedClaims"].strings()
+    if len(claims) > MAX_SPACE_DELIMITED_CLAIMS:
+        rule["spaceDelimitedClaims"].error(f"must have at most {MAX_SPACE_DELIMITED_CLAIMS} items")
+    for item, spaced in claims:
+        if not spaced:
+            item.error("space delimited claim must be non-empty string")
     for header in rule["fromHeaders"].items():
         if not header["name"].text():
             header["name"].error("location header name must be non-empty string")
@@ -89,3 +98,20 @@ def _check_jwt_rule(rule: Node) -> None:
         elif not set(name) <= _STRICT_HEADER_CHARS:
             output["header"].error(f"header name {name} is not a valid header name")
     check_duration(rule["timeout"])
+
+
+def _check_jwks_uri(node: Node, uri: str) -> None:
+    """Istio parses the URI for the host and port it fetches keys from (pkg/config/security ParseJwksURI);
+    the port must also be one a cluster can dial, and the CRD caps the length."""
+    if len(uri) > MAX_JWKS_URI:
+        node.error(f"jwksUri must be at most {MAX_JWKS_URI} characters")
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https"):
+        node.error("url must have scheme http:// or https://")
+        return
+    host = parsed.netloc.rpartition("@")[2]
+    port = host.rpartition(":")[2] if ":" in host.rpartition("]")[2] else ""
+    if port and not port.isdigit():
+        node.error(f"jwksUri {uri!r}: invalid port {port!r}")
+    elif port and (problem := port_error(int(port))):
+        node.error(f"jwksUri {uri!r}: {problem}")

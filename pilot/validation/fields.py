@@ -15,8 +15,12 @@ from pilot.validation.node import Node
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Labels of host names: Istio's labels.IsDNS1123Label takes letters of either case (`Reviews.Example.COM`
+# passes its webhook; DNS names are case-insensitive, RFC 4343). Kubernetes object names stay lowercase.
+# https://github.com/istio/istio/blob/master/pkg/config/labels/instance.go
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$")
 # A host's first label may be a wildcard: "*", "*foo" or "*-foo" (Istio's labels.IsWildcardDNS1123Label).
-_WILDCARD_LABEL = re.compile(r"^(\*|(\*|\*-)?[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")
+_WILDCARD_LABEL = re.compile(r"^(\*|(\*|\*-)?[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)$")
 _QUALIFIED_NAME = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_KEY = re.compile(rf"^(?:{DNS1123_SUBDOMAIN.pattern[1:-1]}/)?({_QUALIFIED_NAME})$")
 _LABEL_VALUE = re.compile(rf"^({_QUALIFIED_NAME})?$")
@@ -32,13 +36,18 @@ def is_dns1123_subdomain(value: str) -> bool:
     return len(value) <= 253 and bool(DNS1123_SUBDOMAIN.match(value))
 
 
-def _labels_error(domain: str, labels: list[str]) -> str | None:
+def is_host_label(value: str) -> bool:
+    """One label of an Istio host name: a DNS-1123 label in which upper case is allowed."""
+    return len(value) <= 63 and bool(_HOST_LABEL.match(value))
+
+
+def _labels_error(domain: str, labels: list[str], *, lowercase: bool = False) -> str | None:
     if labels and labels[-1].isdigit():
         return f"domain name {domain!r} invalid (top level domain {labels[-1]!r} cannot be all-numeric)"
     for i, label in enumerate(labels):
         if i == len(labels) - 1 and label == "":
             return None  # a trailing dot, as in "istio.io.", is allowed
-        if not is_dns1123_label(label):
+        if not (is_dns1123_label(label) if lowercase else is_host_label(label)):
             return f"domain name {domain!r} invalid (label {label!r} invalid)"
     return None
 
@@ -51,8 +60,9 @@ def _precondition_error(domain: str) -> str | None:
     return None
 
 
-def fqdn_error(domain: str) -> str | None:
-    return _precondition_error(domain) or _labels_error(domain, domain.split("."))
+def fqdn_error(domain: str, *, lowercase: bool = False) -> str | None:
+    """An Istio FQDN (letters of either case), or with `lowercase` a Kubernetes DNS-1123 name."""
+    return _precondition_error(domain) or _labels_error(domain, domain.split("."), lowercase=lowercase)
 
 
 def wildcard_domain_error(domain: str) -> str | None:

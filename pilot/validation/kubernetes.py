@@ -49,7 +49,7 @@ def validate_service(report: Report, spec: Node) -> None:
         elif isinstance(target, str) and not is_dns1123_label(target.lower()) and not target.isdigit():
             port["targetPort"].error(f"invalid targetPort {target!r}: must be a number or a port name")
         check_enum(port["protocol"], PORT_PROTOCOLS)
-    if kind == "ExternalName" and (problem := fqdn_error(spec["externalName"].text() or "")):
+    if kind == "ExternalName" and (problem := fqdn_error(spec["externalName"].text() or "", lowercase=True)):
         spec["externalName"].error(problem)
 
 
@@ -85,7 +85,7 @@ def validate_endpoint_slice(report: Report, body: Node) -> None:
 
 def _address_error(address: str, address_type: str | None) -> str | None:
     if address_type == "FQDN":
-        return fqdn_error(address)
+        return fqdn_error(address, lowercase=True)
     if problem := ip_error(address):
         return problem
     if address_type == "IPv4" and ":" in address:

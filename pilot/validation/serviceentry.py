@@ -10,6 +10,7 @@ from pilot.validation.fields import (
     check_port,
     check_workload_labels,
     fqdn_error,
+    is_host_label,
     is_ip,
     subnet_error,
     wildcard_domain_error,
@@ -123,6 +124,8 @@ def check_workload_address(entry: Node, *, allow_fqdn: bool, port_names: set[str
     for name, port in entry["ports"].entries():
         if port_names is not None and name not in port_names:
             port.error(f"endpoint port {port.value} is not defined by the service entry")
+        if not is_host_label(name):  # Istio's ValidatePortName (a DNS-1123 label, either case)
+            port.error(f"invalid port name: {name}")
         check_port(port)
     check_labels(entry["labels"])
     weight = entry["weight"].integer()

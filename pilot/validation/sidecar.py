@@ -16,8 +16,7 @@ _LOOPBACK_OR_ANY = ("127.0.0.1", "0.0.0.0", "::1", "::")
 
 def validate_sidecar(report: Report, spec: Node) -> None:
     check_workload_labels(spec["workloadSelector"]["labels"])
-    if isinstance(spec.value, dict) and not spec.keys_present("egress", "ingress", "outboundTrafficPolicy",
-                                                                "inboundConnectionPool"):
+    if isinstance(spec.value, dict) and not _configured(spec):
         spec.error("sidecar: empty configuration provided")
     ports: set[int] = set()
     for ingress in spec["ingress"].items():
@@ -29,6 +28,13 @@ def validate_sidecar(report: Report, spec: Node) -> None:
     if policy["egressProxy"].present and mode != "ALLOW_ANY":
         policy["egressProxy"].error(
             "sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode")
+
+
+def _configured(spec: Node) -> list[str]:
+    """The fields that configure something. Istio decodes `egress: []` like an absent list, so a Sidecar
+    with only that is empty to it; an empty object (`outboundTrafficPolicy: {}`) is still a value."""
+    return [key for key in spec.keys_present("egress", "ingress", "outboundTrafficPolicy", "inboundConnectionPool")
+            if spec[key].value != []]
 
 
 def _check_ingress(ingress: Node, ports: set[int]) -> None:

@@ -77,11 +77,28 @@ def check_load_balancer(node: Node) -> None:
         _check_maglev(hashing["maglev"])
     if node.has("localityLbSetting") and node.has("zoneAwareLbSetting"):
         node.error("only one of localityLbSetting and zoneAwareLbSetting can be set")
-    warmup = node["warmup"]
-    if warmup.present:
-        if not warmup.has("duration"):
-            warmup["duration"].error("duration is required")
-        check_duration(warmup["duration"])
+    _check_warmup(node["warmup"])
+    # The CRD allows only durations of at least 1ms here, as for warmup.duration.
+    check_duration(node["warmupDurationSecs"])
+
+
+def _check_warmup(warmup: Node) -> None:
+    """Slow start (https://istio.io/latest/docs/reference/config/networking/destination-rule/#WarmupConfiguration):
+    the webhook's bounds, plus the CRD's `minimum: 0` on minimumPercent (it becomes Envoy's
+    min_weight_percent, a Percent of 0..100)."""
+    if not warmup.present:
+        return
+    if not warmup.has("duration"):
+        warmup["duration"].error("duration is required")
+    check_duration(warmup["duration"])
+    minimum = warmup["minimumPercent"].number()
+    if minimum is not None and minimum > 100:
+        warmup["minimumPercent"].error("minimumPercent value should be less than or equal to 100")
+    elif minimum is not None and minimum < 0:
+        warmup["minimumPercent"].error("minimumPercent value should be greater than or equal to 0")
+    aggression = warmup["aggression"].number()
+    if aggression is not None and aggression <= 0:
+        warmup["aggression"].error("aggression should be greater than 0")
 
 
 def _check_maglev(node: Node) -> None:
