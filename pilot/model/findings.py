@@ -11,6 +11,9 @@ from enum import Enum
 
 from pilot.model.resource import Origin, Resource
 
+# A document of a kind (or API group) meshpilot does not serve: reported as a warning and skipped.
+SKIPPED_KIND_CODE = "MP0103"
+
 
 class Severity(str, Enum):
     ERROR = "error"

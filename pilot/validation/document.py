@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pilot.model.findings import Finding, Severity
-from pilot.model.kinds import kind_info
+from pilot.model.findings import SKIPPED_KIND_CODE, Finding, Severity
+from pilot.model.kinds import KINDS, kind_info
 from pilot.model.resource import CLUSTER_SCOPED, Origin
 from pilot.validation.fields import is_dns1123_label, is_dns1123_subdomain
 
 CODE_BAD_DOCUMENT = "MP0102"
-CODE_UNKNOWN_KIND = "MP0103"
+CODE_UNKNOWN_KIND = SKIPPED_KIND_CODE
+_SERVED_GROUPS = frozenset(info.group for info in KINDS.values())
 # Kubernetes requires these kinds' names to be DNS-1123 labels (no dots); the rest allow subdomains.
 _LABEL_NAMED = frozenset({"Namespace", "Service"})
 
@@ -42,6 +43,12 @@ def document_findings(doc: Any, origin: Origin) -> list[Finding]:
     info = kind_info(kind)
     if info is None:
         return [_finding(origin, f"unknown kind {kind}: skipped", code=CODE_UNKNOWN_KIND,
+                         severity=Severity.WARNING, ident=ident)]
+    group = api_version.rpartition("/")[0]
+    if group not in _SERVED_GROUPS:
+        # Same kind name, another API (Gateway API's gateway.networking.k8s.io Gateway is not Istio's
+        # Gateway): a kind we do not serve, skipped like any other, never read as ours.
+        return [_finding(origin, f"unknown kind {kind} ({group or 'core'} API): skipped", code=CODE_UNKNOWN_KIND,
                          severity=Severity.WARNING, ident=ident)]
     if not info.accepts(api_version):
         served = ", ".join(f"{info.group}/{v}" if info.group else v for v in info.versions)
