@@ -48,17 +48,7 @@ class ConfigStore:
             old = self._good.setdefault(source_id, {})
             new: dict[ConfigKey, Resource] = {}
             findings: dict[ConfigKey | str, list[Finding]] = {}
-            for f in load_errors:
-                findings.setdefault(f.origin.path or "<load>", []).append(f)
-            for res in resources:
-                errs = self._validator(res)
-                if errs:
-                    findings[res.key] = errs
-                if any(e.is_error for e in errs):
-                    if res.key in old:
-                        new[res.key] = old[res.key]
-                    continue
-                new[res.key] = res
+            self._admit(resources, load_errors, old, new, findings)
             for key, res in old.items():
                 if key not in new and res.origin.path in keep_paths:
                     new[key] = res
@@ -84,17 +74,7 @@ class ConfigStore:
             new = {k: r for k, r in old.items() if r.origin.path not in changed_paths}
             findings = {k: fs for k, fs in self._findings.setdefault(source_id, {}).items()
                         if k not in changed_paths and not any(f.origin.path in changed_paths for f in fs)}
-            for f in load_errors:
-                findings.setdefault(f.origin.path or "<load>", []).append(f)
-            for res in given:
-                errs = self._validator(res)
-                if errs:
-                    findings[res.key] = errs
-                if any(e.is_error for e in errs):
-                    if res.key in old:
-                        new[res.key] = old[res.key]
-                    continue
-                new[res.key] = res
+            self._admit(given, load_errors, old, new, findings)
             from_paths = [k for k, r in old.items() if r.origin.path in changed_paths]
             for key in from_paths:
                 if key not in new and old[key].origin.path in keep_paths:
@@ -110,6 +90,22 @@ class ConfigStore:
         for f in reported:
             log.warning("%s", f.line())
         self._notify(changed)
+
+    def _admit(self, resources: Iterable[Resource], load_errors: Iterable[Finding],
+               old: dict[ConfigKey, Resource], new: dict[ConfigKey, Resource],
+               findings: dict[ConfigKey | str, list[Finding]]) -> None:
+        """Validate `resources` into `new`; an invalid one keeps its last good version from `old`."""
+        for f in load_errors:
+            findings.setdefault(f.origin.path or "<load>", []).append(f)
+        for res in resources:
+            errs = self._validator(res)
+            if errs:
+                findings[res.key] = errs
+            if any(e.is_error for e in errs):
+                if res.key in old:
+                    new[res.key] = old[res.key]
+                continue
+            new[res.key] = res
 
     def upsert(self, source_id: str, res: Resource) -> list[Finding]:
         errs = self._validator(res)

@@ -14,16 +14,15 @@ from typing import Any, TypeVar
 from pilot.model.proxy import ProxyView
 from pilot.model.resource import Resource
 from pilot.model.scope import egress_hosts
+from pilot.model.scope_index import memoised
 from pilot.model.snapshot import MeshSnapshot
 
 T = TypeVar("T")
 
 
 def shared(snapshot: MeshSnapshot, key: tuple[object, ...], build: Callable[[], T]) -> T:
-    memo = snapshot.memo
-    if key not in memo:
-        memo[key] = build()
-    return memo[key]  # type: ignore[no-any-return]
+    """Built once per snapshot under `key`, shared by every proxy that asks."""
+    return memoised(snapshot, key, build)
 
 
 def shared_if_built(snapshot: MeshSnapshot, key: tuple[object, ...]) -> Any:
