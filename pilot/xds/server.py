@@ -229,9 +229,13 @@ class XdsServer:
             await self._run(context, stream, first, default_type)
         except asyncio.CancelledError:
             # The peer went away (or cancelled) while we served it; say so, it is how a dropped proxy shows.
-            self._counters.inc("streams_cancelled_total")
-            log.info("xDS stream of node %s cancelled", stream.node_id if stream else "(before its first request)")
+            self._count_cancelled(stream)
             raise
+        else:
+            # A peer cancel can also surface as a failed read (the pump queues _EOF and the stream ends
+            # normally); which one wins is a race, so ask the call itself.
+            if _was_cancelled(context):
+                self._count_cancelled(stream)
         finally:
             reader.cancel()
             if unwatch is not None:
@@ -242,6 +246,10 @@ class XdsServer:
                 result = self._hooks.on_disconnect(stream.node_id)
                 if result is not None:
                     await result
+
+    def _count_cancelled(self, stream: _OpenStream | None) -> None:
+        self._counters.inc("streams_cancelled_total")
+        log.info("xDS stream of node %s cancelled", stream.node_id if stream else "(before its first request)")
 
     async def _admit(self, context: grpc.aio.ServicerContext, first: Any) -> core_pb2.Node:
         """Read the node from the first request, log it once, and let the hooks accept it."""
@@ -347,6 +355,13 @@ def _waker(stream: _OpenStream) -> Callable[[frozenset[str]], None]:
             loop.call_soon_threadsafe(stream.queue.put_nowait, _WAKE)
 
     return wake
+
+
+def _was_cancelled(context: grpc.aio.ServicerContext) -> bool:
+    try:
+        return bool(context.cancelled())
+    except Exception:  # not every context implements it (test doubles)
+        return False
 
 
 async def _pump(context: grpc.aio.ServicerContext, queue: asyncio.Queue[object]) -> None:
