@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client import ApiClient, ApiException
 
-from pilot.model.kinds import KindInfo
+from pilot.model.kinds import KINDS, KindInfo
 
 ListFunction = Callable[..., Any]
 
@@ -25,11 +25,19 @@ FIELD_SELECTORS = {"Secret": "type=kubernetes.io/tls"}
 def api_client_from(kubeconfig: str | None = None, context: str | None = None) -> ApiClient:
     """In-cluster credentials when running in a pod and no kubeconfig is given; else the kubeconfig
     (default ~/.kube/config, or $KUBECONFIG) and its current or named context."""
+    cfg = client.Configuration()
     if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        cfg = client.Configuration()
         config.load_incluster_config(client_configuration=cfg)
-        return ApiClient(cfg)
-    return config.new_client_from_config(config_file=kubeconfig, context=context)
+    else:
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+    cfg.connection_pool_maxsize = POOL_SIZE
+    return ApiClient(cfg)
+
+
+# One long-lived watch per kind shares the client's urllib3 pool; its default (5 per CPU, so 10 here) is
+# smaller than the number of kinds, and every watch beyond it logs "Connection pool is full" and
+# reconnects per request. Room for every watch plus status writes and lists.
+POOL_SIZE = len(KINDS) + 8
 
 
 def builtin_list_function(api: ApiClient, kind: str, namespace: str) -> ListFunction:

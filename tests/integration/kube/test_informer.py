@@ -288,3 +288,12 @@ def test_api_client_from_a_kubeconfig_and_named_context(api: FakeKubeApiServer, 
     assert "kube-system" in names
     with pytest.raises(Exception, match="production"):
         api_client_from(str(path), "production")
+
+
+def test_api_client_pool_holds_a_watch_per_kind(api: FakeKubeApiServer, tmp_path: Any) -> None:
+    # urllib3's default pool (5 per CPU) is smaller than the number of watched kinds on 2 cores.
+    from pilot.model.kinds import KINDS
+    from pilot.sources.kube import api_client_from
+    path = api.write_kubeconfig(tmp_path / "kc", context="staging")
+    cfg = api_client_from(str(path), "staging").configuration
+    assert cfg.connection_pool_maxsize > len(KINDS)
