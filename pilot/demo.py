@@ -62,6 +62,8 @@ def block_of(config_dir: Path) -> tuple[int, int, int]:
 class PlainOutput:
     """Off a terminal: one flushed line per second, and rejected config when it changes."""
 
+    period = 1.0  # seconds between lines
+
     def __init__(self) -> None:
         self.findings: list[str] = []
 
@@ -88,6 +90,8 @@ class PlainOutput:
 class LiveOutput(PlainOutput):
     """On a terminal: a rich table redrawn in place."""
 
+    period = 0.25
+
     def __init__(self, footer: str) -> None:
         super().__init__()
         self.console = Console()
@@ -113,13 +117,29 @@ def _poll(runner: MeshRunner) -> tuple[dict[str, dict[str, str]], list[str]]:
     return states, finding_lines(configz, runner.config_dir)
 
 
+class _Every:
+    """A period that does not drift, and skips (rather than bunches) ticks missed while busy."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self.next = time.monotonic() + period
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self.next:
+            return False
+        self.next = max(self.next + self.period, now)
+        return True
+
+
 def _traffic(runner: MeshRunner, group: DemoProcesses, out: PlainOutput, duration: float, rate: float) -> None:
     mesh = runner.mesh
     flows = [Flow(svc, tuple(sorted(p.version for p in mesh.pods if p.service == svc)), dict(h))
              for svc, h in FLOWS]
     client = MeshClient(mesh.pod("productpage"), timeout=2.0)
     started = time.monotonic()
-    next_poll = started + POLL_S
+    pace, poll, show = _Every(len(flows) / rate), _Every(POLL_S), _Every(out.period)
+    states, findings = _poll(runner)
     while not duration or time.monotonic() - started < duration:
         for flow in flows:
             try:
@@ -128,16 +148,15 @@ def _traffic(runner: MeshRunner, group: DemoProcesses, out: PlainOutput, duratio
                 flow.record(json.loads(body)["version"] if ok else f"HTTP {status}", ok)
             except Exception as exc:
                 flow.record(type(exc).__name__, False)
-        if time.monotonic() >= next_poll:
+        if poll.due():
             dead = group.dead()
             if dead:
                 raise DemoError(died(dead[0]))
             states, findings = _poll(runner)
+        if show.due():
             out.show(flows, states, findings, time.monotonic() - started, len(mesh.pods))
-            next_poll += POLL_S * max(1, int((time.monotonic() - next_poll) / POLL_S) + 1)
-        time.sleep(max(0.0, len(flows) / rate - 0.001))
-    states, findings = _poll(runner)
-    out.show(flows, states, findings, time.monotonic() - started, len(mesh.pods))
+        time.sleep(max(0.0, pace.next - time.monotonic()))
+        pace.due()
 
 
 class _Run:
