@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -17,22 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rich.console import Console
-from rich.live import Live
 
 from pilot.demo_lifecycle import DemoProcesses, SignalGuard, Stop, exit_code
 from pilot.demo_startup import DemoError, died, start_mesh
-from pilot.demo_view import Flow, finding_lines, plain_line, proxy_states, rich_view, sync_summary
+from pilot.demo_view import Flow, LiveOutput, OutputGone, PlainOutput, finding_lines, proxy_states
 from pilot.testing.mesh import BOOKINFO, LoopbackMesh
 from pilot.testing.runner import REPO_ROOT, MeshClient, MeshRunner
 
 DEMO_BLOCK = (127, 10, 0)  # matches policies/bookinfo/mesh.yaml
 FLOWS = [("reviews", {}), ("reviews", {"end-user": "jason"}), ("ratings", {}), ("details", {})]
 POLL_S = 1.0  # control plane status and, off a terminal, one line of output
-
-
-class OutputGone(Exception):
-    """stdout was closed (`pilot demo | head`): stop like on a signal."""
 
 
 def bundled_config() -> Path:
@@ -57,55 +50,6 @@ def block_of(config_dir: Path) -> tuple[int, int, int]:
                 if len(octets) == 4 and all(o.isdigit() for o in octets):
                     return int(octets[0]), int(octets[1]), int(octets[2])
     return DEMO_BLOCK
-
-
-class PlainOutput:
-    """Off a terminal: one flushed line per second, and rejected config when it changes."""
-
-    period = 1.0  # seconds between lines
-
-    def __init__(self) -> None:
-        self.findings: list[str] = []
-
-    def note(self, text: str) -> None:
-        try:
-            print(text, flush=True)
-        except OSError as exc:  # a closed pipe or terminal
-            with contextlib.suppress(OSError):  # no "Exception ignored" from the final flush at exit
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise OutputGone() from exc
-
-    def show(self, flows: list[Flow], states: dict[str, dict[str, str]], findings: list[str],
-             elapsed: float, expected: int) -> None:
-        if findings != self.findings:
-            for line in findings if findings else ["config accepted: nothing rejected"]:
-                self.note(line)
-            self.findings = findings
-        self.note(plain_line(flows, elapsed, sync_summary(states, expected)))
-
-    def close(self) -> None:
-        pass
-
-
-class LiveOutput(PlainOutput):
-    """On a terminal: a rich table redrawn in place."""
-
-    period = 0.25
-
-    def __init__(self, footer: str) -> None:
-        super().__init__()
-        self.console = Console()
-        self.footer = footer
-        self.live = Live(console=self.console, refresh_per_second=4)
-        self.live.start()
-
-    def show(self, flows: list[Flow], states: dict[str, dict[str, str]], findings: list[str],
-             elapsed: float, expected: int) -> None:
-        self.live.update(rich_view(flows, states, findings, self.footer))
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
-            self.live.stop()
 
 
 def _poll(runner: MeshRunner) -> tuple[dict[str, dict[str, str]], list[str]]:

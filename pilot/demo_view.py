@@ -6,13 +6,17 @@ On a terminal it is a rich table redrawn in place; otherwise (a file, a pipe, CI
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group
+from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
@@ -128,3 +132,56 @@ def rich_view(flows: list[Flow], states: dict[str, dict[str, str]], findings: li
         parts.append("[bold red]config the control plane did not take[/] (last good version still served):")
         parts.extend(Text(f"  {line}") for line in findings)  # Text: `[1]` in a field path is no markup
     return Group(*parts, footer)
+
+
+class OutputGone(Exception):
+    """stdout was closed (`pilot demo | head`): stop like on a signal."""
+
+
+class PlainOutput:
+    """Off a terminal: one flushed line per second, and rejected config when it changes."""
+
+    period = 1.0  # seconds between lines
+
+    def __init__(self) -> None:
+        self.findings: list[str] = []
+
+    def note(self, text: str) -> None:
+        try:
+            print(text, flush=True)
+        except OSError as exc:  # a closed pipe or terminal
+            with contextlib.suppress(OSError):  # no "Exception ignored" from the final flush at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise OutputGone() from exc
+
+    def show(self, flows: list[Flow], states: dict[str, dict[str, str]], findings: list[str],
+             elapsed: float, expected: int) -> None:
+        if findings != self.findings:
+            for line in findings if findings else ["config accepted: nothing rejected"]:
+                self.note(line)
+            self.findings = findings
+        self.note(plain_line(flows, elapsed, sync_summary(states, expected)))
+
+    def close(self) -> None:
+        pass
+
+
+class LiveOutput(PlainOutput):
+    """On a terminal: a rich table redrawn in place."""
+
+    period = 0.25
+
+    def __init__(self, footer: str) -> None:
+        super().__init__()
+        self.console = Console()
+        self.footer = footer
+        self.live = Live(console=self.console, refresh_per_second=4)
+        self.live.start()
+
+    def show(self, flows: list[Flow], states: dict[str, dict[str, str]], findings: list[str],
+             elapsed: float, expected: int) -> None:
+        self.live.update(rich_view(flows, states, findings, self.footer))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            self.live.stop()
