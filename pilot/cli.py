@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the bundled Bookinfo mesh with real Envoys and a live traffic table")
     d.add_argument("--config", default="", help="mesh directory (default: the bundled policies/bookinfo)")
     d.add_argument("--duration", type=float, default=0, help="stop after N seconds (0 = until Ctrl-C)")
-    d.add_argument("--rate", type=float, default=50, help="requests per second")
+    d.add_argument("--rate", type=float, default=200, help="requests per second (all flows together)")
     d.set_defaults(func=_demo)
 
     from pilot.cli_policy import add_policy_commands

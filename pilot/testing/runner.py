@@ -51,18 +51,19 @@ class MeshRunner:
         self.delta = delta  # Envoys use incremental (delta) ADS
 
     # ---- processes -----------------------------------------------------------------------------
-    def start_control_plane(self) -> Proc:
+    def start_control_plane(self, wait: bool = True) -> Proc:
         argv = [sys.executable, "-m", "pilot", "serve", "--config", str(self.config_dir),
                 "--xds-address", f"127.0.0.1:{self.xds_port}", "--http-address",
                 f"127.0.0.1:{self.http_port}", *self.extra_serve_args]
         self.control_plane = self.group.start("pilot", argv, env=python_env())
-        wait_until(lambda: self.http("/ready")[0] == 200, 20, what="control plane /ready")
+        if wait:
+            wait_until(lambda: self.http("/ready")[0] == 200, 20, what="control plane /ready")
         return self.control_plane
 
-    def start_apps(self) -> Proc:
+    def start_apps(self, wait: bool = True) -> Proc:
         proc = self.group.start("apps", [sys.executable, "-m", "pilot.testing.apps", *self.mesh.app_specs()],
                                 env=python_env())
-        for p in self.mesh.pods:
+        for p in self.mesh.pods if wait else []:
             wait_port(p.ip, 8080)
         return proc
 
