@@ -6,6 +6,7 @@ and every metric the Grafana dashboard queries is in a real scrape.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,7 +146,16 @@ def test_every_dashboard_metric_is_in_a_real_scrape(mesh: MeshRunner, traffic: d
     exprs = [t["expr"] for p in _panels(dashboard) for t in p.get("targets", []) if t.get("expr")]
     assert len(exprs) >= 10
     wanted = set().union(*(metric_names(e) for e in exprs))
-    seen = {s.name for s in scrape(f"http://127.0.0.1:{mesh.http_port}/metrics")}
+    variables = [str(v.get("definition", "")) for v in dashboard["templating"]["list"]]
+    wanted |= {m for v in variables for m in re.findall(r"label_values\((\w+)", v)}
+    # Convergence is measured from a config change: make one (a DestinationRule nothing routes by).
+    extra = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+             "metadata": {"name": "client", "namespace": "default"}, "spec": {"host": "client"}}
+    (mesh.config_dir / "dr-client.yaml").write_text(yaml.safe_dump(extra))
+    metrics = f"http://127.0.0.1:{mesh.http_port}/metrics"
+    wait_until(lambda: any(s.name == "pilot_proxy_convergence_time_bucket" for s in scrape(metrics)), 20,
+               what="a push after the config change")
+    seen = {s.name for s in scrape(metrics)}
     for pod in mesh.mesh.pods:
         seen |= {s.name for s in scrape(stats_url(pod))}
     assert wanted and not wanted - seen, sorted(wanted - seen)

@@ -77,3 +77,12 @@ def test_other_stats_keep_envoy_names_and_clusters_get_a_cluster_name() -> None:
                                                ("istio-ingressgateway", "istio-ingressgateway")])
 def test_workload_name_drops_generated_pod_suffixes(pod: str, workload: str) -> None:
     assert workload_name(pod) == workload
+
+
+def test_metric_names_of_a_promql_expression() -> None:
+    from pilot.testing.prom import metric_names
+
+    expr = ('histogram_quantile(0.99, sum by (le, destination_service_name) (rate(envoy_cluster_upstream_rq_time_bucket'
+            '{reporter="source",source_workload=~"$source_workload"}[$__rate_interval]))) / on (x) '
+            'sum(pilot_xds) + 1e3 * rate(pilot_xds_pushes[5m])')
+    assert metric_names(expr) == {"envoy_cluster_upstream_rq_time_bucket", "pilot_xds", "pilot_xds_pushes"}
