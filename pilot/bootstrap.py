@@ -4,15 +4,20 @@ source address. Returned as a plain dict (written as YAML), so no protobufs are 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from pilot.bootstrap_stats import STATS_PORT, add_stats, identity_for
 from pilot.model.proxy import NodeId
 
 
 def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_address: str = "",
-              token: str = "", delta: bool = False, xds_root_cert: str = "", xds_san: str = ""
+              token: str = "", delta: bool = False, xds_root_cert: str = "", xds_san: str = "",
+              labels: Mapping[str, str] | None = None, workload_name: str = "", stats_port: int = STATS_PORT
               ) -> dict[str, Any]:
-    """`xds_root_cert` (a PEM file) turns on TLS to the control plane, which must present `xds_san`."""
+    """`xds_root_cert` (a PEM file) turns on TLS to the control plane, which must present `xds_san`.
+    `labels` (the pod's) and `workload_name` name the proxy in its metrics; Prometheus stats are served
+    on `<admin IP>:stats_port` (0: not at all), see docs/telemetry-metrics.md."""
     node = NodeId.parse(node_id)
     xds_host, _, xds_port = xds_address.rpartition(":")
     admin_host, _, admin_port = (admin_address or f"{_admin_ip(node.ip)}:15000").rpartition(":")
@@ -23,7 +28,7 @@ def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_addre
     xds_cluster = _xds_cluster(xds_host, int(xds_port))
     if xds_root_cert:
         xds_cluster["transport_socket"] = _xds_tls_socket(xds_root_cert, xds_san)
-    return {
+    doc = {
         "node": {
             "id": node_id,
             # Envoy refuses ADS without node.cluster; Istio uses <app>.<namespace>.
@@ -43,6 +48,8 @@ def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_addre
         "cluster_manager": {"upstream_bind_config": {"source_address": {"address": node.ip,
                                                                         "port_value": 0}}},
     }
+    return add_stats(doc, identity_for(node.pod, node.namespace, labels, workload_name), admin_host,
+                     int(admin_port), stats_port)
 
 
 def _xds_cluster(host: str, port: int) -> dict[str, Any]:

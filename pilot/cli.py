@@ -52,7 +52,9 @@ def _bootstrap(args: argparse.Namespace) -> int:
         token = _proxy_token(args)
         root, san = _xds_tls_trust(args)
         doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
-                        token=token, xds_root_cert=root, xds_san=san, delta=args.delta)
+                        token=token, xds_root_cert=root, xds_san=san, delta=args.delta,
+                        labels=_labels(args.label or []), workload_name=args.workload_name,
+                        stats_port=args.stats_port)
     except (NodeIdError, LookupError, ValueError) as exc:
         print(f"pilot bootstrap: {exc}", file=sys.stderr)
         return 2
@@ -63,6 +65,16 @@ def _bootstrap(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _labels(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise ValueError(f"--label {pair!r} must be KEY=VALUE")
+        out[key] = value
+    return out
 
 
 def _proxy_token(args: argparse.Namespace) -> str:
@@ -213,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--xds-tls", action="store_true", help="connect to the control plane over TLS, trusting "
                    "the root in --ca-dir and only the control plane's SPIFFE id")
     b.add_argument("--trust-domain", default="cluster.local", help="mesh trust domain (for --xds-tls)")
+    b.add_argument("--label", action="append", metavar="KEY=VALUE",
+                   help="a label of the pod (app, version, ...): names the proxy in its metrics")
+    b.add_argument("--workload-name", default="", help="source_workload in metrics (default: the pod name "
+                   "less Kubernetes' generated suffixes)")
+    b.add_argument("--stats-port", type=int, default=15090,
+                   help="serve Prometheus stats on <admin IP>:PORT/stats/prometheus (0: do not)")
     b.add_argument("-o", "--output", default="-")
     b.set_defaults(func=_bootstrap)
 

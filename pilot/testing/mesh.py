@@ -55,6 +55,12 @@ class PodSpec:
         return self.service_account or f"bookinfo-{self.service}"
 
     @property
+    def labels(self) -> dict[str, str]:
+        """The pod's labels (a gateway has no version label); its bootstrap names it by them in metrics."""
+        base = {"app": self.service} if self.proxy_type == "router" else {"app": self.service, "version": self.version}
+        return {**base, **dict(self.extra_labels)}
+
+    @property
     def node_id(self) -> str:
         return f"{self.proxy_type}~{self.ip}~{self.name}.{self.namespace}~{self.namespace}.svc.cluster.local"
 

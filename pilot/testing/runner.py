@@ -78,7 +78,9 @@ class MeshRunner:
 
     def start_envoy(self, pod: PodSpec, log_level: str = "warn") -> Proc:
         bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000",
-                       delta=self.delta, token=self.proxy_token(pod), **self._xds_trust())
+                       delta=self.delta, token=self.proxy_token(pod), labels=pod.labels,
+                       xds_root_cert=self._xds_trust().get("xds_root_cert", ""),
+                       xds_san=self._xds_trust().get("xds_san", ""))
         path = self.group.workdir / f"envoy-{pod.name}.yaml"
         path.write_text(yaml.safe_dump(bs))
         proc = self.group.start(f"envoy-{pod.name}", [envoy_binary(), "-c", str(path), "--concurrency", "1",

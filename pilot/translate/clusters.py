@@ -23,6 +23,7 @@ from pilot.translate import names
 from pilot.translate.pb import ads_config_source, duration, pack, socket_address
 from pilot.translate.shared import outbound_scope, shared
 from pilot.translate.sidecar_ports import ingress_ports
+from pilot.translate.stats_names import inbound_stat_name, name_stats, outbound_stat_name
 from pilot.translate.traffic_policy import apply_traffic_policy, merged_policy
 
 __all__ = ["build_clusters", "inbound_cluster", "merged_policy", "outbound_cluster"]
@@ -78,6 +79,7 @@ def build_clusters(snapshot: MeshSnapshot, view: ProxyView, services: list[Servi
                       lambda: _outbound_clusters(snapshot, view, services)))
     for port, endpoint in ingress_ports(sidecar, view):
         c = inbound_cluster(view, port, endpoint)
+        name_stats(c, inbound_stat_name(c.name, view, port, _namespace_services(snapshot, view.namespace)))
         out[c.name] = pack(c)
     blackhole = cluster_pb2.Cluster(name=names.BLACKHOLE, type=cluster_pb2.Cluster.STATIC,
                                     connect_timeout=duration(10))
@@ -90,7 +92,20 @@ def _outbound_clusters(snapshot: MeshSnapshot, view: ProxyView, services: list[S
     for svc in services:
         dr = destination_rule_for(snapshot, view, svc.hostname)
         for sp in svc.ports:
-            for subset in [""] + [str(s.get("name")) for s in subsets(dr)]:
+            for subset, spec in [("", None)] + [(str(s.get("name")), s) for s in subsets(dr)]:
                 c = outbound_cluster(snapshot, svc, sp, subset, merged_policy(dr, subset, sp.port))
+                name_stats(c, outbound_stat_name(c.name, svc, spec))
                 out[c.name] = pack(c)
+    return out
+
+
+def _namespace_services(snapshot: MeshSnapshot, namespace: str) -> list[Service]:
+    by_ns = shared(snapshot, ("services-by-namespace",), lambda: _by_namespace(snapshot.services.values()))
+    return by_ns.get(namespace, [])
+
+
+def _by_namespace(services: Any) -> dict[str, list[Service]]:
+    out: dict[str, list[Service]] = {}
+    for s in sorted(services, key=lambda s: s.hostname):
+        out.setdefault(s.namespace, []).append(s)
     return out
