@@ -1,0 +1,92 @@
+"""Scrape the sidecars' Prometheus endpoints concurrently, each with a deadline.
+
+Istio sidecars serve their merged stats on `:15090/stats/prometheus` of the pod IP
+(https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio); the
+target list comes from the connected proxies' node ids (`sidecar~<pod IP>~...`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pilot.dashboard.prom_text import parse
+from pilot.dashboard.rates import RequestKey, Scrape, request_counters
+
+MAX_BODY = 32 << 20  # a sidecar's full stats are ~1 MB; anything far larger is not a stats page
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # the proxy's node id
+    host: str
+    port: int
+    path: str = "/stats/prometheus"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}{self.path}"
+
+
+@dataclass
+class ScrapeResult:
+    scrape: Scrape
+    errors: dict[str, str] = field(default_factory=dict)  # target name -> why it gave nothing
+
+
+def targets_of(node_ids: Sequence[str], port: int, path: str = "/stats/prometheus") -> list[Target]:
+    out = []
+    for node in node_ids:
+        parts = node.split("~")
+        if len(parts) == 4 and parts[1]:
+            out.append(Target(node, parts[1], port, path))
+    return out
+
+
+async def fetch(target: Target, timeout: float) -> str:
+    """GET the target's stats page (HTTP/1.0: the answer ends when the connection closes)."""
+    async def get() -> bytes:
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+        try:
+            writer.write(f"GET {target.path} HTTP/1.0\r\nHost: {target.host}\r\n\r\n".encode())
+            await writer.drain()
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := await reader.read(1 << 16):
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise OSError(f"more than {MAX_BODY} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            writer.close()
+
+    raw = await asyncio.wait_for(get(), timeout)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split(b" ")
+    if len(status) < 2 or status[1] != b"200":
+        raise OSError(f"answered {b' '.join(status[1:]).decode(errors='replace') or 'nothing'}")
+    return body.decode(errors="replace")
+
+
+async def scrape_all(targets: Sequence[Target], metric: str, domain_suffix: str,
+                     timeout: float = 1.0) -> ScrapeResult:
+    started = time.monotonic()
+    pages = await asyncio.gather(*(fetch(t, timeout) for t in targets), return_exceptions=True)
+    counters: dict[str, dict[RequestKey, float]] = {}
+    errors: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for t, page in zip(targets, pages, strict=True):
+        if isinstance(page, BaseException):
+            errors[t.name] = f"{t.url}: {type(page).__name__} {page}".strip()
+        else:
+            texts[t.name] = page
+
+    def parse_all() -> None:  # in a thread: a big page must not stall the xDS event loop for long
+        for name, text in texts.items():
+            counters[name] = request_counters(parse(text, [metric]), domain_suffix)
+
+    await asyncio.to_thread(parse_all)
+    return ScrapeResult(Scrape(started, counters), errors)
