@@ -32,8 +32,8 @@ TYPES = ("cds", "lds", "eds", "rds", "sds")
 
 @dataclass(frozen=True)
 class DashboardOptions:
-    metric: str = "istio_requests_total"
-    stats_port: int = 15090  # Istio's sidecar Prometheus port on the pod IP
+    metric: str = "envoy_cluster_upstream_rq"  # docs/telemetry-metrics.md; Istio's: istio_requests_total
+    stats_port: int = 15090  # Istio's sidecar Prometheus port
     stats_path: str = "/stats/prometheus"
     window: float = 10.0  # a rate spans the scrapes of the last `window` seconds
     min_interval: float = 1.0  # never scrape more often than this, whoever polls
@@ -95,7 +95,7 @@ class Dashboard:
     async def _scrape(self, domain_suffix: str) -> None:
         nodes = [row["proxy"] for row in self.sources.sync_status()]
         targets = targets_of(nodes, self.options.stats_port, self.options.stats_path)
-        result = await scrape_all(targets, self.options.metric, domain_suffix, self.options.timeout)
+        result = await scrape_all(targets, self.options.metric, domain_suffix, self.options.timeout, self.clock)
         self.scrape_errors = result.errors
         self.history.append(result.scrape)
         # Keep the newest scrape at least `window` old, so the rate spans about `window` seconds.

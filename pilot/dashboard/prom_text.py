@@ -110,4 +110,4 @@ def _value(text: str) -> float:
 
 
 def _is_name(name: str) -> bool:
-    return (name[0].isalpha() or name[0] in "_:") and all(c.isalnum() or c in "_:" for c in name)
+    return bool(name) and (name[0].isalpha() or name[0] in "_:") and all(c.isalnum() or c in "_:" for c in name)

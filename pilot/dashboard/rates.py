@@ -1,7 +1,8 @@
 """Request rates and error ratios from two scrapes of the sidecars' request counters (pure functions).
 
-The counter is Istio's `istio_requests_total` (name configurable), one series per
-(source workload, destination service, version, response code, ...):
+The counter is the sidecars' request counter with Istio's labels (docs/telemetry-metrics.md:
+`envoy_cluster_upstream_rq`; Istio's own proxies call it `istio_requests_total`, so the name is
+configurable), one series per (reporter, source workload, destination service, version, response code):
 https://istio.io/latest/docs/reference/config/metrics/. A rate is the counter's increase between two
 scrapes over the seconds between them, as PromQL's `rate()`; the error ratio is 5xx / all, as Kiali's.
 """
@@ -22,6 +23,7 @@ E = TypeVar("E")
 class RequestKey:
     """One series of the request counter, reduced to what a graph edge needs."""
 
+    reporter: str  # "source" (the caller's sidecar), "destination" (the server's), "" (not said)
     source_workload: str
     source_namespace: str
     destination_service: str  # FQDN
@@ -52,21 +54,15 @@ IDLE = Rate(0.0, None, 0.0)
 
 
 def request_key(sample: Sample, domain_suffix: str = "cluster.local") -> RequestKey | None:
-    """The series a sample belongs to, or None when it is the other side's report of a request.
-
-    Both sidecars of a call report it (`reporter="source"` and `"destination"`); like Kiali we count the
-    client's report, and the server's only when no client sidecar reported it (unknown source)."""
-    reporter = sample.label("reporter")
-    source = sample.label("source_workload")
-    if reporter == "destination" and source not in ("", "unknown"):
-        return None
+    """The series a sample belongs to; None without a destination service."""
     dest = sample.label("destination_service")
     if not dest:
         name = sample.label("destination_service_name")
         if not name:
             return None
         dest = f"{name}.{sample.label('destination_service_namespace', 'default')}.svc.{domain_suffix}"
-    return RequestKey(source or "unknown", sample.label("source_workload_namespace"), dest,
+    return RequestKey(sample.label("reporter"), sample.label("source_workload", "unknown") or "unknown",
+                      sample.label("source_workload_namespace"), dest,
                       sample.label("destination_version", "unknown"), sample.label("response_code"))
 
 

@@ -1,15 +1,17 @@
 """Scrape the sidecars' Prometheus endpoints concurrently, each with a deadline.
 
-Istio sidecars serve their merged stats on `:15090/stats/prometheus` of the pod IP
-(https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio); the
-target list comes from the connected proxies' node ids (`sidecar~<pod IP>~...`).
+Istio sidecars serve their stats on `:15090/stats/prometheus`
+(https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio), ours on the
+proxy's admin IP (docs/telemetry-metrics.md). The target list comes from the connected proxies' node ids
+(`sidecar~<pod IP>~...`): on the loopback mesh the admin IP follows from the pod IP as `pilot bootstrap`
+lays it out; elsewhere the pod IP is the address other machines reach.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pilot.dashboard.prom_text import parse
@@ -41,8 +43,15 @@ def targets_of(node_ids: Sequence[str], port: int, path: str = "/stats/prometheu
     for node in node_ids:
         parts = node.split("~")
         if len(parts) == 4 and parts[1]:
-            out.append(Target(node, parts[1], port, path))
+            out.append(Target(node, stats_host(parts[1]), port, path))
     return out
+
+
+def stats_host(pod_ip: str) -> str:
+    from pilot.bootstrap import _admin_ip  # the one place that knows the loopback layout
+
+    admin = _admin_ip(pod_ip)
+    return admin if admin != "127.0.0.1" else pod_ip
 
 
 async def fetch(target: Target, timeout: float) -> str:
@@ -72,8 +81,8 @@ async def fetch(target: Target, timeout: float) -> str:
 
 
 async def scrape_all(targets: Sequence[Target], metric: str, domain_suffix: str,
-                     timeout: float = 1.0) -> ScrapeResult:
-    started = time.monotonic()
+                     timeout: float = 1.0, clock: Callable[[], float] = time.monotonic) -> ScrapeResult:
+    started = clock()
     pages = await asyncio.gather(*(fetch(t, timeout) for t in targets), return_exceptions=True)
     counters: dict[str, dict[RequestKey, float]] = {}
     errors: dict[str, str] = {}

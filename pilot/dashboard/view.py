@@ -4,6 +4,10 @@ Nodes: a service (`svc:<fqdn>`), a version of a service (`ver:<fqdn>/<version>`,
 `version` label), and callers the mesh does not know (`unknown:<name>`). Edges: `route` service ->
 version (the VirtualService weight when a route sends there) and `traffic` caller version -> service,
 the latter only once the counters show that call. https://kiali.io/docs/features/topology/
+
+Both sidecars of a call count it. Caller -> service edges take the caller's report (`reporter="source"`:
+it knows both ends); service -> version edges take the server's (`reporter="destination"`: it knows its
+own version, and it also counts callers without a sidecar). Counters without a reporter serve both.
 """
 
 from __future__ import annotations
@@ -56,10 +60,12 @@ def mesh_view(g: nx.MultiDiGraph, traffic: Mapping[RequestKey, float], seconds: 
         unknown[node] = key.source_workload
         return node
 
-    traffic_rates = edge_rates(traffic, seconds, lambda k: (source_of(k), f"svc:{k.destination_service}"))
+    traffic_rates = edge_rates(traffic, seconds, lambda k: (source_of(k), f"svc:{k.destination_service}")
+                               if k.reporter != "destination" else None)
     version_rates = edge_rates(traffic, seconds,
                                lambda k: (f"svc:{k.destination_service}",
-                                          f"ver:{k.destination_service}/{k.destination_version}"))
+                                          f"ver:{k.destination_service}/{k.destination_version}")
+                               if k.reporter != "source" else None)
     edges: dict[tuple[str, str], dict[str, Any]] = {}
     for vid, ver in mesh.versions.items():
         edges[(ver.service, vid)] = _edge(ver.service, vid, "route", version_rates.get((ver.service, vid), IDLE),
