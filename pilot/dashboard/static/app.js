@@ -148,10 +148,11 @@ async function poll() {
     drawEdges(g);
     drawProxies(p);
     document.getElementById("window").textContent = g.window_s;
-    const errs = Object.entries(g.scrape.errors);
-    document.getElementById("scrape").textContent =
-      `${g.scrape.metric} from ${g.scrape.targets} sidecars on :${g.scrape.port}` +
-      (errs.length ? `; ${errs.length} not answering (${errs.map(e => e[1]).join("; ")})` : "");
+    const errs = Object.values(g.scrape.errors);
+    const scrape = document.getElementById("scrape");
+    scrape.textContent = `${g.scrape.metric} scraped from ${g.scrape.targets} proxies on :${g.scrape.port}` +
+      (errs.length ? `; ${errs.length} not answering, e.g. ${errs[0]}` : "");
+    scrape.title = errs.join("\n");
     status.textContent = "updated " + new Date().toLocaleTimeString();
     status.dataset.polls = String(Number(status.dataset.polls || 0) + 1);
   } catch (err) {
