@@ -147,7 +147,7 @@ async function poll() {
     drawGraph(g);
     drawEdges(g);
     drawProxies(p);
-    document.getElementById("window").textContent = g.window_s;
+    document.getElementById("window").textContent = g.window_s || "-";
     const errs = Object.values(g.scrape.errors);
     const scrape = document.getElementById("scrape");
     scrape.textContent = `${g.scrape.metric} scraped from ${g.scrape.targets} proxies on :${g.scrape.port}` +
