@@ -55,11 +55,13 @@ def stats_host(pod_ip: str) -> str:
 
 
 async def fetch(target: Target, timeout: float) -> str:
-    """GET the target's stats page (HTTP/1.0: the answer ends when the connection closes)."""
+    """GET the target's stats page. HTTP/1.1 with `Connection: close`: Envoy's listeners answer HTTP/1.0
+    with 426, and the admin page comes chunked."""
     async def get() -> bytes:
         reader, writer = await asyncio.open_connection(target.host, target.port)
         try:
-            writer.write(f"GET {target.path} HTTP/1.0\r\nHost: {target.host}\r\n\r\n".encode())
+            writer.write(f"GET {target.path} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
+                         "Connection: close\r\n\r\n".encode())
             await writer.drain()
             chunks: list[bytes] = []
             size = 0
@@ -72,12 +74,39 @@ async def fetch(target: Target, timeout: float) -> str:
         finally:
             writer.close()
 
-    raw = await asyncio.wait_for(get(), timeout)
+    return http_body(await asyncio.wait_for(get(), timeout)).decode(errors="replace")
+
+
+def http_body(raw: bytes) -> bytes:
+    """The body of a whole HTTP/1.1 response (read to connection close); OSError unless 200."""
     head, _, body = raw.partition(b"\r\n\r\n")
-    status = head.split(b"\r\n", 1)[0].split(b" ")
-    if len(status) < 2 or status[1] != b"200":
-        raise OSError(f"answered {b' '.join(status[1:]).decode(errors='replace') or 'nothing'}")
-    return body.decode(errors="replace")
+    lines = head.decode("latin-1").split("\r\n")
+    status = lines[0].split(" ", 2)
+    if len(status) < 2 or status[1] != "200":
+        raise OSError(f"answered {' '.join(status[1:]) or 'nothing'}")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return _dechunk(body)
+    if "content-length" in headers:
+        return body[:int(headers["content-length"])]
+    return body
+
+
+def _dechunk(body: bytes) -> bytes:
+    """https://www.rfc-editor.org/rfc/rfc9112#section-7.1: size in hex (extensions after ';'), CRLF, data."""
+    out: list[bytes] = []
+    i = 0
+    while True:
+        eol = body.find(b"\r\n", i)
+        if eol == -1:
+            raise OSError("truncated chunked body")
+        size = int(body[i:eol].split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(body[eol + 2:eol + 2 + size])
+        if len(out[-1]) < size:
+            raise OSError("truncated chunked body")
+        i = eol + 2 + size + 2
 
 
 async def scrape_all(targets: Sequence[Target], metric: str, domain_suffix: str,
