@@ -271,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pilot.cli_describe import add_experimental_commands
 
     add_experimental_commands(sub)
+    from pilot.dashboard.command import add_dashboard_command
+
+    add_dashboard_command(sub)
     return p
 
 

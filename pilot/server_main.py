@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
+from pilot.dashboard.api import Dashboard, DashboardOptions, DashboardSources
 from pilot.debounce import DebouncedRunner
 from pilot.gc_idle import IdleCollector
 from pilot.httpserver import HttpServer, Response
@@ -74,6 +75,9 @@ class ControlPlane:
             "/ready": self._ready, "/metrics": self._metrics, "/debug/syncz": self._syncz,
             "/debug/config_dump": self._config_dump, "/debug/configz": self._configz,
         })
+        self.http.routes.update(Dashboard(DashboardSources(
+            lambda: self.controller.snapshot, self.xds.sync_status, self.config_dump_of),
+            DashboardOptions.from_env()).routes())
         self.kube = self._make_kube_source() if opts.kube else None
         self.webhook: Any = None
         self.xds_port = 0
@@ -169,14 +173,21 @@ class ControlPlane:
 
     def _config_dump(self, q: dict[str, list[str]]) -> Response:
         proxy = (q.get("proxy") or q.get("proxyID") or [""])[0]
+        dump = self.config_dump_of(proxy)
+        if dump is None:
+            return Response.json({"error": f"no proxy {proxy!r}; see /debug/syncz"}, 404)
+        return Response.json(dump)
+
+    def config_dump_of(self, proxy: str) -> dict[str, dict[str, Any]] | None:
+        """Type URL -> name -> resource (proto JSON, private keys redacted) sent to one proxy."""
         node = self.cache.get(proxy)
         if node is None:
-            return Response.json({"error": f"no proxy {proxy!r}; see /debug/syncz"}, 404)
-        out: dict[str, dict[str, object]] = {}
+            return None
+        out: dict[str, dict[str, Any]] = {}
         for type_url, typed in node.types.items():
             out[type_url] = {name: _redacted(json_format.MessageToDict(_unpack(r.any)))
                              for name, r in typed.resources.items()}
-        return Response.json(redact_private_keys(out))
+        return redact_private_keys(out)
 
     def _configz(self, _q: dict[str, list[str]]) -> Response:
         return Response.json({
