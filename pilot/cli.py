@@ -18,10 +18,16 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pilot.model.providers import MeshConfigError
     from pilot.server_main import ServeOptions, load_mesh_config, serve_forever
 
+    try:
+        mesh_config = load_mesh_config(args.mesh_config)
+    except MeshConfigError as problem:
+        print(f"pilot serve: --mesh-config {problem}", file=sys.stderr)
+        return 2
     opts = ServeOptions(config_dirs=args.config or [], xds_address=args.xds_address,
-                        http_address=args.http_address, mesh_config=load_mesh_config(args.mesh_config),
+                        http_address=args.http_address, mesh_config=mesh_config,
                         debounce_after=args.debounce, kube=args.kube, kubeconfig=args.kubeconfig,
                         kube_context=args.context,
                         namespaces=tuple(n for n in (args.namespaces or "").split(",") if n),
