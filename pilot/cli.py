@@ -58,7 +58,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
         token = _proxy_token(args)
         root, san = _xds_tls_trust(args)
         doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
-                        token=token, xds_root_cert=root, xds_san=san, delta=args.delta)
+                        token=token, xds_root_cert=root, xds_san=san, delta=args.delta,
+                        service_cluster=args.service_cluster)
     except (NodeIdError, LookupError, ValueError) as exc:
         print(f"pilot bootstrap: {exc}", file=sys.stderr)
         return 2
@@ -211,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--xds-address", default="127.0.0.1:15010")
     b.add_argument("--admin-address", default="")
     b.add_argument("--delta", action="store_true", help="incremental (delta) ADS instead of state of the world")
+    b.add_argument("--service-cluster", default="", metavar="APP.NS",
+                   help="node.cluster, the service name of the proxy's Zipkin spans (Istio: <app>.<namespace>)")
     b.add_argument("--config", action="append", metavar="DIR",
                    help="config holding the Pod (its service account goes into the credential)")
     b.add_argument("--ca-dir", metavar="DIR", help="put a proxy credential signed with this CA dir's key "

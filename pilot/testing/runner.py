@@ -77,7 +77,8 @@ class MeshRunner:
 
     def start_envoy(self, pod: PodSpec, log_level: str = "warn") -> Proc:
         bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000",
-                       delta=self.delta, token=self.proxy_token(pod), **self._xds_trust())
+                       delta=self.delta, token=self.proxy_token(pod), service_cluster=f"{pod.service}.{pod.namespace}",
+                       **self._xds_trust())
         path = self.group.workdir / f"envoy-{pod.name}.yaml"
         path.write_text(yaml.safe_dump(bs))
         proc = self.group.start(f"envoy-{pod.name}", [envoy_binary(), "-c", str(path), "--concurrency", "1",
