@@ -116,7 +116,7 @@ class OtlpCollector(_Collector):
         collector = self
 
         class Service(trace_service_pb2_grpc.TraceServiceServicer):
-            def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC method name)
+            def Export(self, request: Any, context: Any) -> Any:
                 collector.add([_otlp_span(rs, span) for rs in request.resource_spans
                                for ss in rs.scope_spans for span in ss.spans])
                 return trace_service_pb2.ExportTraceServiceResponse()
