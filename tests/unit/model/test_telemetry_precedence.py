@@ -146,7 +146,8 @@ def test_mesh_config_parses_providers_and_defaults() -> None:
 @pytest.mark.parametrize(("data", "message"), [
     ({"extensionProviders": {"x": 1}}, "extensionProviders: must be a list"),
     ({"extensionProviders": [{"zipkin": {}}]}, "extensionProviders[0].name: a provider needs a name"),
-    ({"extensionProviders": [{"name": "z", "zipkin": {"service": "z", "port": 0}}]}, "extensionProviders[0].zipkin.port"),
+    ({"extensionProviders": [{"name": "z", "zipkin": {"service": "z", "port": 0}}]},
+     "extensionProviders[0].zipkin.port"),
     ({"extensionProviders": [{"name": "z", "zipkin": {"port": 9411}}]}, "extensionProviders[0].zipkin.service"),
     ({"extensionProviders": [{"name": "z", "zipkin": {"service": "a", "port": 1}, "opentelemetry": {}}]},
      "exactly one provider kind"),
