@@ -18,10 +18,16 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pilot.model.providers import MeshConfigError
     from pilot.server_main import ServeOptions, load_mesh_config, serve_forever
 
+    try:
+        mesh_config = load_mesh_config(args.mesh_config)
+    except MeshConfigError as problem:
+        print(f"pilot serve: --mesh-config {problem}", file=sys.stderr)
+        return 2
     opts = ServeOptions(config_dirs=args.config or [], xds_address=args.xds_address,
-                        http_address=args.http_address, mesh_config=load_mesh_config(args.mesh_config),
+                        http_address=args.http_address, mesh_config=mesh_config,
                         debounce_after=args.debounce, kube=args.kube, kubeconfig=args.kubeconfig,
                         kube_context=args.context,
                         namespaces=tuple(n for n in (args.namespaces or "").split(",") if n),
@@ -54,7 +60,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
         doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
                         token=token, xds_root_cert=root, xds_san=san, delta=args.delta,
                         labels=_labels(args.label or []), workload_name=args.workload_name,
-                        stats_port=args.stats_port)
+                        stats_port=args.stats_port, service_cluster=args.service_cluster)
     except (NodeIdError, LookupError, ValueError) as exc:
         print(f"pilot bootstrap: {exc}", file=sys.stderr)
         return 2
@@ -217,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--xds-address", default="127.0.0.1:15010")
     b.add_argument("--admin-address", default="")
     b.add_argument("--delta", action="store_true", help="incremental (delta) ADS instead of state of the world")
+    b.add_argument("--service-cluster", default="", metavar="APP.NS",
+                   help="node.cluster, the service name of the proxy's Zipkin spans (Istio: <app>.<namespace>)")
     b.add_argument("--config", action="append", metavar="DIR",
                    help="config holding the Pod (its service account goes into the credential)")
     b.add_argument("--ca-dir", metavar="DIR", help="put a proxy credential signed with this CA dir's key "

@@ -38,7 +38,7 @@ from pilot.model.snapshot import MeshSnapshot
 from pilot.translate.shared import labels_matter
 
 SELECTOR_SCOPED_KINDS = frozenset({"Sidecar", "AuthorizationPolicy", "RequestAuthentication", "EnvoyFilter",
-                                   "RateLimitPolicy"})
+                                   "RateLimitPolicy", "Telemetry"})
 HOST_KINDS = frozenset({"VirtualService", "DestinationRule", "ServiceEntry", "Service"})
 ENDPOINT_KINDS = frozenset({"Pod", "EndpointSlice"})
 GATEWAY_KINDS = frozenset({"Gateway"})

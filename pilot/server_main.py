@@ -227,8 +227,18 @@ async def serve_forever(opts: ServeOptions) -> None:
 
 
 def load_mesh_config(path: str | None) -> MeshConfig:
+    """The `--mesh-config` file; any problem is one `MeshConfigError` line naming the file."""
     if not path:
         return MeshConfig()
     import yaml
 
-    return MeshConfig.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+    from pilot.model.providers import MeshConfigError
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise MeshConfigError("must be a YAML mapping")
+        return MeshConfig.from_dict(data)
+    except (OSError, yaml.YAMLError, ValueError) as problem:
+        detail = problem.strerror if isinstance(problem, OSError) and problem.strerror else problem
+        raise MeshConfigError(f"{path}: {detail}") from None

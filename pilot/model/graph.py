@@ -68,7 +68,7 @@ def build_graph(snapshot: MeshSnapshot) -> nx.MultiDiGraph:
                         g.add_edge(svc_node(h), node, kind="route", weight=int(dest.get("weight", 100)),
                                    via=cfg_node(vs.key), conditional=bool(rule.get("match")))
     for kind in ("Sidecar", "PeerAuthentication", "AuthorizationPolicy", "EnvoyFilter", "RateLimitPolicy",
-                 "RequestAuthentication"):
+                 "RequestAuthentication", "Telemetry"):
         for res in snapshot.of_kind(kind):
             g.add_node(cfg_node(res.key), type="config", kind=kind)
             for ns, name in _selected_workloads(snapshot, res):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 NETWORKING = "networking.istio.io"
 SECURITY = "security.istio.io"
 MESHPILOT_POLICY = "policy.meshpilot.io"
+TELEMETRY = "telemetry.istio.io"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ KINDS: dict[str, KindInfo] = {
         KindInfo("PeerAuthentication", SECURITY, _SEC_VERSIONS, "peerauthentications"),
         KindInfo("AuthorizationPolicy", SECURITY, _SEC_VERSIONS, "authorizationpolicies"),
         KindInfo("RequestAuthentication", SECURITY, _SEC_VERSIONS, "requestauthentications"),
+        KindInfo("Telemetry", TELEMETRY, ("v1", "v1alpha1"), "telemetries"),
         KindInfo("RateLimitPolicy", MESHPILOT_POLICY, ("v1alpha1",), "ratelimitpolicies"),
     )
 }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from pilot.model.providers import TelemetryProviders
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,9 @@ class MeshConfig:
     # host:port of meshpilot's rate limit service (envoy.service.ratelimit.v3), for global limits.
     # `pilot serve` fills it in with the address it serves on; "" means no global rate limiting.
     rate_limit_service: str = ""
+    # extensionProviders + defaultProviders (providers.py). Left out of repr, so snapshot versions of
+    # meshes without them stay what they were; content_hash adds it when set.
+    telemetry: TelemetryProviders = field(default_factory=TelemetryProviders, repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> MeshConfig:
@@ -31,4 +36,5 @@ class MeshConfig:
             trust_domain=str(data.get("trustDomain", "cluster.local")),
             outbound_traffic_policy=str(otp),
             rate_limit_service=str(data.get("rateLimitService", "")),
+            telemetry=TelemetryProviders.from_dict(data),
         )

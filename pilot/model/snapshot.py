@@ -102,6 +102,8 @@ def content_hash(resources: Iterable[Resource], mesh: MeshConfig) -> str:
     """Order-independent: the sum of the resources' own digests (mod 2^128) with the mesh config."""
     total = sum(r.content_digest for r in resources) % (1 << 128)
     h = hashlib.sha256(repr(mesh).encode())
+    if mesh.telemetry.configured:
+        h.update(repr(mesh.telemetry).encode())
     h.update(total.to_bytes(16, "big"))
     return h.hexdigest()[:16]
 

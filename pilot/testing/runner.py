@@ -79,6 +79,7 @@ class MeshRunner:
     def start_envoy(self, pod: PodSpec, log_level: str = "warn") -> Proc:
         bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000",
                        delta=self.delta, token=self.proxy_token(pod), labels=pod.labels,
+                       service_cluster=f"{pod.service}.{pod.namespace}",
                        xds_root_cert=self._xds_trust().get("xds_root_cert", ""),
                        xds_san=self._xds_trust().get("xds_san", ""))
         path = self.group.workdir / f"envoy-{pod.name}.yaml"

@@ -21,6 +21,7 @@ from pilot.translate.routes import outbound_route_any
 from pilot.translate.secure_generate import apply_security
 from pilot.translate.sidecar_ports import egress_listeners
 from pilot.translate.tcp_routes import outbound_tcp_listener, outbound_tls_listener
+from pilot.translate.telemetry import apply_telemetry
 
 __all__ = ["CLUSTER", "ENDPOINT", "LISTENER", "ROUTE", "SECRET", "Resources", "generate", "generate_with_findings"]
 _OPAQUE_TCP = ("TCP", "MONGO", "MYSQL", "REDIS")
@@ -35,13 +36,15 @@ def generate(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
 
 def generate_with_findings(snapshot: MeshSnapshot, view: ProxyView) -> tuple[Resources, list[Finding]]:
     """`generate` plus what translation found wrong on the way (e.g. EnvoyFilter patches it left out)."""
-    base = generate_gateway(snapshot, view) if view.is_gateway else generate_sidecar(snapshot, view)
+    routed = generate_gateway(snapshot, view) if view.is_gateway else generate_sidecar(snapshot, view)
+    # Before security, so a collector cluster added for tracing gets TLS like any outbound cluster.
+    base, telemetry_findings = apply_telemetry(snapshot, view, routed)
     security_findings: list[Finding] = []
     secured = apply_security(snapshot, view, base, mtls=snapshot.mesh.workload_mtls, findings=security_findings)
     # After security, so jwt_authn lands before the RBAC filters that read its payload.
     authenticated, jwt_findings = apply_request_authentication(snapshot, view, secured)
     resources, findings = finish(snapshot, view, authenticated)
-    return resources, security_findings + jwt_findings + findings
+    return resources, telemetry_findings + security_findings + jwt_findings + findings
 
 
 def generate_sidecar(snapshot: MeshSnapshot, view: ProxyView) -> Resources:

@@ -15,6 +15,7 @@ from pilot.validation.node import Node, Report
 from pilot.validation.ratelimit import validate_rate_limit_policy
 from pilot.validation.serviceentry import validate_service_entry, validate_workload_entry
 from pilot.validation.sidecar import validate_sidecar
+from pilot.validation.telemetry import validate_telemetry
 from pilot.validation.virtualservice import validate_virtual_service
 
 Validator = Callable[[Report, Node], None]
@@ -37,6 +38,7 @@ VALIDATORS: dict[str, KindValidator] = {
     "PeerAuthentication": KindValidator(validate_peer_authentication, "spec"),
     "AuthorizationPolicy": KindValidator(validate_authorization_policy, "spec"),
     "RequestAuthentication": KindValidator(validate_request_authentication, "spec"),
+    "Telemetry": KindValidator(validate_telemetry, "spec"),
     "RateLimitPolicy": KindValidator(validate_rate_limit_policy, "spec"),
     "Service": KindValidator(kubernetes.validate_service, "spec"),
     "Pod": KindValidator(kubernetes.validate_pod, "body"),

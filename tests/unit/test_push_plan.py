@@ -163,3 +163,13 @@ async def test_a_mesh_wide_policy_reaches_everyone() -> None:
               "metadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: STRICT}}\n")
     await ctl.push_all({ConfigKey("PeerAuthentication", "istio-system", "default")})
     assert ctl.stats.last_push_reached == len(ctl.nodes)
+
+
+async def test_a_namespace_telemetry_reaches_only_that_namespace_and_matches_a_fresh_translation() -> None:
+    ctl, src = await _connected(False)
+    ns = MESH.namespace_of(1)
+    src.apply(f"apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {{name: logs, namespace: {ns}}}\n"
+              "spec: {accessLogging: [{providers: [{name: envoy}]}]}\n")
+    await ctl.push_all({ConfigKey("Telemetry", ns, "logs")})
+    assert ctl.stats.last_push_reached == len(MESH.proxies_in_namespace(ns)) < len(ctl.nodes)
+    assert {n: _versions(ctl.cache, n) for n in ctl.nodes} == _fresh(ctl)

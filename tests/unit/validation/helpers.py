@@ -14,7 +14,8 @@ API_VERSIONS = {
     "ServiceEntry": "networking.istio.io/v1", "WorkloadEntry": "networking.istio.io/v1",
     "EnvoyFilter": "networking.istio.io/v1alpha3", "PeerAuthentication": "security.istio.io/v1",
     "AuthorizationPolicy": "security.istio.io/v1", "RequestAuthentication": "security.istio.io/v1",
-    "RateLimitPolicy": "policy.meshpilot.io/v1alpha1", "Service": "v1", "Pod": "v1", "Namespace": "v1",
+    "RateLimitPolicy": "policy.meshpilot.io/v1alpha1", "Telemetry": "telemetry.istio.io/v1",
+    "Service": "v1", "Pod": "v1", "Namespace": "v1",
     "Secret": "v1", "EndpointSlice": "discovery.k8s.io/v1",
 }
 

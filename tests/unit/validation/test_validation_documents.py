@@ -46,7 +46,7 @@ DOC_CASES: list[tuple[str, Any, list[tuple[str, str, str]]]] = [
     ("no metadata", with_(VS, metadata=None), [("error", "metadata.name", "metadata.name is required")]),
     ("metadata not a mapping", with_(VS, metadata="x"), [("error", "metadata", "metadata must be a mapping")]),
     ("no name", with_(VS, metadata={"namespace": "default"}), [("error", "metadata.name", "metadata.name is required")]),
-    ("unknown kind", with_(VS, kind="Telemetry"), [("warning", "", "unknown kind Telemetry: skipped")]),
+    ("unknown kind", with_(VS, kind="WasmPlugin"), [("warning", "", "unknown kind WasmPlugin: skipped")]),
     ("version not served", with_(VS, apiVersion="networking.istio.io/v2"),
      [("error", "apiVersion", "apiVersion networking.istio.io/v2 is not served for VirtualService "
                               "(served: networking.istio.io/v1, networking.istio.io/v1beta1")]),
