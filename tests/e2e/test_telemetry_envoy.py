@@ -128,9 +128,9 @@ def test_access_logs_in_the_configured_format_filtered_and_disabled_per_workload
     every, errors = tmp_path / "every.log", tmp_path / "errors.log"
     providers = [
         {"name": "every", "envoyFileAccessLog": {"path": str(every), "logFormat": {
-            "text": "%REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% %UPSTREAM_CLUSTER%"}}},
+            "text": "%REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% %UPSTREAM_CLUSTER_RAW%"}}},
         {"name": "errors", "envoyFileAccessLog": {"path": str(errors), "logFormat": {
-            "labels": {"path": "%REQ(:PATH)%", "code": "%RESPONSE_CODE%", "cluster": "%UPSTREAM_CLUSTER%"}}}},
+            "labels": {"path": "%REQ(:PATH)%", "code": "%RESPONSE_CODE%", "cluster": "%UPSTREAM_CLUSTER_RAW%"}}}},
     ]
     docs = [
         telemetry("mesh-default", "istio-system", {"accessLogging": [
