@@ -37,22 +37,13 @@ class RevisionHistory:
     _by_config: dict[tuple[str, str], list[Revision]] = field(default_factory=dict)
 
     def observe(self, configurations: Iterable[ConfigSpec], objects: Iterable[RevisionObject] = ()) -> None:
-        """Record a new revision for every Configuration whose template is not its latest revision's,
-        forget Configurations that are gone, and merge the Revision objects in."""
+        """Merge the Revision objects in, record a new revision for every Configuration whose template is
+        not its latest revision's, and forget Configurations that are gone."""
         seen: set[tuple[str, str]] = set()
-        for config in configurations:
-            key = (config.namespace, config.name)
-            seen.add(key)
-            history = self._by_config.setdefault(key, [])
-            made = [r for r in history if not r.from_object]
-            if made and made[-1].digest == config.template.digest:
-                continue
-            generation = max((r.generation for r in history), default=0) + 1
-            name = config.template.name or revision_name(config.name, generation)
-            if any(r.name == name for r in history):
-                continue  # Knative forbids changing a template without renaming a BYO-named revision
-            history.append(Revision(config.namespace, name, config.name, generation, config.template.port,
-                                    config.template.digest))
+        objects = list(objects)
+        present = {(o.namespace, o.name) for o in objects}
+        for history in self._by_config.values():
+            history[:] = [r for r in history if not r.from_object or (r.namespace, r.name) in present]
         for obj in objects:
             key = (obj.namespace, obj.configuration)
             seen.add(key)
@@ -63,6 +54,22 @@ class RevisionHistory:
             history.append(Revision(obj.namespace, obj.name, obj.configuration, generation, obj.port,
                                     from_object=True))
             history.sort(key=lambda r: r.generation)
+        for config in configurations:
+            key = (config.namespace, config.name)
+            seen.add(key)
+            history = self._by_config.setdefault(key, [])
+            made = [r for r in history if not r.from_object]
+            if config.template.name:
+                if any(r.name == config.template.name for r in history):
+                    continue  # Knative refuses a template change that keeps a BYO revision name
+            elif history and not made:
+                continue  # Knative's controller runs: its Revision objects are the history
+            elif made and made[-1].digest == config.template.digest:
+                continue
+            generation = max((r.generation for r in history), default=0) + 1
+            name = config.template.name or revision_name(config.name, generation)
+            history.append(Revision(config.namespace, name, config.name, generation, config.template.port,
+                                    config.template.digest))
         for key in set(self._by_config) - seen:
             del self._by_config[key]
 
