@@ -151,6 +151,8 @@ class KnativeReconciler:
         out = []
         for res in resources:
             key = (res.namespace, res.name)
+            if (res.body.get("metadata") or {}).get("ownerReferences"):
+                continue  # a Service's own Route/Configuration: Knative's controller reports on those
             if res.kind == KIND_SERVICE and key in self._routes:
                 generation = int((res.body.get("metadata") or {}).get("generation") or 0)
                 status = service_status(self._configs.get(key, ConfigState()), self._routes[key], generation)
