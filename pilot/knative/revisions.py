@@ -35,6 +35,9 @@ def revision_name(config: str, generation: int) -> str:
 class RevisionHistory:
     # (namespace, configuration) -> its revisions, oldest first
     _by_config: dict[tuple[str, str], list[Revision]] = field(default_factory=dict)
+    # (namespace, configuration) -> the revision of its current template: the latest created, whatever
+    # order Revision objects arrive in (a watch may list them after the Service)
+    _current: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def observe(self, configurations: Iterable[ConfigSpec], objects: Iterable[RevisionObject] = ()) -> None:
         """Merge the Revision objects in, record a new revision for every Configuration whose template is
@@ -61,23 +64,31 @@ class RevisionHistory:
             made = [r for r in history if not r.from_object]
             if config.template.name:
                 if any(r.name == config.template.name for r in history):
+                    self._current[key] = config.template.name
                     continue  # Knative refuses a template change that keeps a BYO revision name
             elif history and not made:
                 continue  # Knative's controller runs: its Revision objects are the history
             elif made and made[-1].digest == config.template.digest:
+                self._current[key] = made[-1].name
                 continue
             generation = max((r.generation for r in history), default=0) + 1
             name = config.template.name or revision_name(config.name, generation)
             history.append(Revision(config.namespace, name, config.name, generation, config.template.port,
                                     config.template.digest))
+            self._current[key] = name
         for key in set(self._by_config) - seen:
             del self._by_config[key]
+        for key in set(self._current) - seen:
+            del self._current[key]
 
     def of(self, namespace: str, configuration: str) -> list[Revision]:
-        return list(self._by_config.get((namespace, configuration), ()))
+        """Oldest first; the current template's revision last."""
+        history = list(self._by_config.get((namespace, configuration), ()))
+        current = self._current.get((namespace, configuration))
+        return [r for r in history if r.name != current] + [r for r in history if r.name == current]
 
     def latest_created(self, namespace: str, configuration: str) -> Revision | None:
-        history = self._by_config.get((namespace, configuration))
+        history = self.of(namespace, configuration)
         return history[-1] if history else None
 
     def all(self) -> list[Revision]:

@@ -201,3 +201,14 @@ def test_example_derives_valid_istio_config_and_translates_as_net_istio() -> Non
     tagged = hosts["v1-hello.default.svc.cluster.local"]
     tag_route = next(r for r in tagged.routes if r.match.headers and "v1-hello" in str(r.match.headers[0]))
     assert tag_route.route.cluster == "outbound|80||hello-00001.default.svc.cluster.local"
+
+
+def test_revision_objects_arriving_after_the_service_do_not_become_the_latest() -> None:
+    """A watch may list Revisions after Services: the template's revision stays the latest created."""
+    rec = KnativeReconciler(clock=Clock())
+    example = load_resources([EXAMPLE], quiet=True)
+    rec([r for r in example if r.kind != "KnativeRevision"])
+    rec(example)
+    status = _status(rec)
+    assert status["latestCreatedRevisionName"] == "hello-00002"
+    assert [(t["revisionName"], t["percent"]) for t in status["traffic"]] == [("hello-00001", 10), ("hello-00002", 90)]
