@@ -165,6 +165,9 @@ class KnativeReconciler:
             out.append(ObjectStatus(res.key, res.api_version, status, dict(res.status or {})))
         return out
 
+    def is_ready(self, namespace: str, revision: str) -> bool:
+        return (namespace, revision) in self._ever_ready
+
     def status_of(self, key: ConfigKey) -> dict[str, Any] | None:
         return next((s.status for s in self.statuses if s.key == key), None)
 
@@ -179,11 +182,10 @@ def _ready_pods(resources: Sequence[Resource]) -> dict[Key, tuple[str, ...]]:
 
 def report(reconciler: KnativeReconciler) -> dict[str, Any]:
     """What `pilot knative status` shows: every object's status and every revision known."""
-    ready = reconciler._ever_ready
     return {
         "objects": [{"kind": s.key.kind, "namespace": s.key.namespace, "name": s.key.name, "status": s.status}
                     for s in sorted(reconciler.statuses, key=lambda s: s.key)],
         "revisions": [{"namespace": r.namespace, "name": r.name, "configuration": r.configuration,
-                       "generation": r.generation, "port": r.port, "ready": (r.namespace, r.name) in ready}
+                       "generation": r.generation, "port": r.port, "ready": reconciler.is_ready(r.namespace, r.name)}
                       for r in reconciler.history.all()],
     }
