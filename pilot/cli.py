@@ -282,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pilot.dashboard.command import add_dashboard_command
 
     add_dashboard_command(sub)
+
+    from pilot.cli_knative import add_knative_commands
+
+    add_knative_commands(sub)
     return p
 
 
