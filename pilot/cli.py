@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pilot.activator.options import activator_options
     from pilot.server_main import ServeOptions, load_mesh_config, serve_forever
 
     opts = ServeOptions(config_dirs=args.config or [], xds_address=args.xds_address,
@@ -27,7 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
                         namespaces=tuple(n for n in (args.namespaces or "").split(",") if n),
                         webhook_address=args.webhook_address, webhook_cert_dir=args.webhook_cert_dir,
                         security=_security_options(args), ratelimit_address=args.ratelimit_address,
-                        ratelimit_redis=args.ratelimit_redis)
+                        ratelimit_redis=args.ratelimit_redis, activator=activator_options(args))
     asyncio.run(serve_forever(opts))
     return 0
 
@@ -198,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --ca-dir, refuse xDS streams without a valid proxy credential")
     s.add_argument("--xds-tls", action="store_true", help="with --ca-dir, serve ADS over TLS with a "
                    "certificate from the mesh CA (workload keys travel in SDS over that stream)")
+    from pilot.activator.options import add_activator_options
+
+    add_activator_options(s)
     s.set_defaults(func=_serve)
 
     b = sub.add_parser("bootstrap", help="write an Envoy bootstrap for one sidecar or gateway")
