@@ -1,8 +1,9 @@
 """Knative revisions and their endpoint mode: SERVE (the ready pods) or PROXY (the activator).
 
-A revision `{rev}` in namespace `{ns}` is served through the Service `{rev}.{ns}` whose selector picks
-the pods labelled `serving.knative.dev/revision: {rev}` (Knative's public SKS Service; the `-private`
-one is left alone). Scaling never changes routes, only that Service's endpoints (knative-notes.md §3):
+A revision `{rev}` in namespace `{ns}` is served through the Service `{rev}.{ns}` labelled
+`serving.knative.dev/revision: {rev}` (Knative's public SKS Service, whose endpoints are written for
+it: pilot/knative derives an EndpointSlice of the ready pods), or whose selector picks the pods with
+that label (a hand-written stand-in). The `-private` Service is left alone. Scaling never changes routes, only that Service's endpoints (knative-notes.md §3):
 
 - no ready pods -> the activator's address (never an empty ClusterLoadAssignment: Envoy answers 503 at
   once and a weighted split does not fall over to another cluster);
@@ -60,7 +61,7 @@ class Revision:
 
 def revision_of(svc: Service) -> tuple[str, str] | None:
     """(namespace, revision) when `svc` is a revision's public Service."""
-    rev = svc.selector.get(REVISION_LABEL)
+    rev = svc.labels.get(REVISION_LABEL) or svc.selector.get(REVISION_LABEL)
     return (svc.namespace, rev) if rev and rev == svc.name else None
 
 

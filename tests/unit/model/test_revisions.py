@@ -44,3 +44,4 @@ def test_only_the_public_service_named_after_the_revision_is_a_revision() -> Non
     assert revision_of(Service("hello-00001", "ns", "h", (), selector=sel)) == ("ns", "hello-00001")
     assert revision_of(Service("hello-00001-private", "ns", "h", (), selector=sel)) is None
     assert revision_of(Service("hello-00001", "ns", "h", ())) is None
+    assert revision_of(Service("hello-00001", "ns", "h", (), labels=sel)) == ("ns", "hello-00001")
