@@ -257,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pilot.cli_describe import add_experimental_commands
 
     add_experimental_commands(sub)
+    from pilot.cli_knative import add_knative_commands
+
+    add_knative_commands(sub)
     return p
 
 

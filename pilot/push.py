@@ -23,6 +23,7 @@ import grpc
 from pilot.model.findings import Finding
 from pilot.model.mesh import MeshConfig
 from pilot.model.proxy import NodeId, NodeIdError, ProxyView
+from pilot.model.resource import ConfigKey, Resource
 from pilot.model.revisions import RevisionModes
 from pilot.model.snapshot import MeshSnapshot, build_snapshot
 from pilot.push_metrics import PushMetrics
@@ -36,6 +37,9 @@ from pilot.xds.server import StreamRefused
 log = logging.getLogger(__name__)
 
 Generator = Callable[[MeshSnapshot, ProxyView], tuple[Resources, list[Finding]]]
+# A stage between the store and the snapshot (the Knative reconciler): the store's resources in, the
+# resources to build the snapshot from out, with the keys of what it derived differently this time.
+Stage = Callable[[list[Resource]], tuple[list[Resource], set[ConfigKey]]]
 # Translate for at most this long before letting the event loop serve streams again.
 YIELD_EVERY_S = 0.02
 
@@ -80,6 +84,8 @@ class MeshController:
         self.on_work: Callable[[], None] | None = None
         # Knative revisions' endpoint modes (set by the activator, pilot/activator): a snapshot input.
         self.revision_modes: RevisionModes | None = None
+        self.stages: list[Stage] = []
+        self._staged: set[ConfigKey] = set()  # derived keys changed since the last push planned them
 
     @property
     def ready(self) -> bool:
@@ -89,8 +95,11 @@ class MeshController:
     # ---- snapshot ------------------------------------------------------------------------------
     def rebuild_snapshot(self) -> MeshSnapshot:
         synced = self.store.synced  # read before the resources: a later sync triggers another rebuild
-        snap = build_snapshot(self.store.resources(), self.mesh, previous=self.snapshot,
-                              revision_modes=self.revision_modes)
+        resources = self.store.resources()
+        for stage in self.stages:
+            resources, changed = stage(resources)
+            self._staged |= changed
+        snap = build_snapshot(resources, self.mesh, previous=self.snapshot, revision_modes=self.revision_modes)
         self._built_from_synced = synced
         self.snapshot = snap
         self.stats.snapshots_built += 1
@@ -119,6 +128,9 @@ class MeshController:
                 return
             if old is not None and snap.version == old.version:
                 return  # e.g. a source only became synced: ready may change, the config did not
+            if self._staged and keys:
+                keys = {*keys, *self._staged}
+            self._staged = set()
             plan = plan_push(old, snap, keys or (), self.nodes)
             self.metrics.trigger(keys or ())
             reached = await self._apply(snap, plan, since)

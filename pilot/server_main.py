@@ -16,6 +16,7 @@ from google.protobuf import json_format
 from pilot.debounce import DebouncedRunner
 from pilot.gc_idle import IdleCollector
 from pilot.httpserver import HttpServer, Response
+from pilot.knative_serve import KnativeRuntime
 from pilot.model.mesh import MeshConfig
 from pilot.model.resource import ConfigKey
 from pilot.push import MeshController
@@ -74,8 +75,10 @@ class ControlPlane:
         self.http = HttpServer({
             "/ready": self._ready, "/metrics": self._metrics, "/debug/syncz": self._syncz,
             "/debug/config_dump": self._config_dump, "/debug/configz": self._configz,
+            "/debug/knative": lambda _q: Response.json(self.knative.report()),
         })
         self.kube = self._make_kube_source() if opts.kube else None
+        self.knative = self._make_knative()
         self.webhook: Any = None
         self.xds_port = 0
         self.http_port = 0
@@ -95,6 +98,14 @@ class ControlPlane:
 
         api = api_client_from(self.opts.kubeconfig, self.opts.kube_context)
         return KubeSource(self.store, api, KubeOptions(namespaces=tuple(self.opts.namespaces)))
+
+    def _make_knative(self) -> KnativeRuntime:
+        writer = None
+        if self.kube is not None:
+            from pilot.sources.kube.status import StatusWriter
+
+            writer = StatusWriter(self.kube.api).write
+        return KnativeRuntime(self.controller, self.opts.mesh_config.domain_suffix, writer)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -119,6 +130,7 @@ class ControlPlane:
         self.gc.collect_now()  # the first snapshot is the bulk of what stays alive: freeze it now
         self.controller.on_work = self.gc.activity
         self.debouncer.start()
+        self.knative.start(self.debouncer.event)
         if self.security is not None:
             self.security.start()
         self.xds_port = await self.xds.start(self.opts.xds_address)
@@ -153,6 +165,7 @@ class ControlPlane:
             await self._ratelimit_server.stop(0.5)
         await self.ratelimit.store.close()
         await self.debouncer.stop()
+        await self.knative.stop()
         self.gc.stop()
         if self.kube is not None:
             await asyncio.to_thread(self.kube.stop)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pilot.model.findings import Finding
-from pilot.model.kinds import KINDS
+from pilot.model.kinds import KINDS, internal_kind
 from pilot.model.resource import Origin, Resource, resource_from_document
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def _decide(request: Mapping[str, Any], validate: Validator) -> dict[str, Any]:
     if not isinstance(obj, Mapping):
         return _deny(400, "BadRequest", "the request carries no object to validate", [])
     kind = str(obj.get("kind") or (request.get("kind") or {}).get("kind") or "")
-    info = KINDS.get(kind)
+    info = KINDS.get(internal_kind(str(obj.get("apiVersion", "")), kind))
     if info is None or not info.accepts(str(obj.get("apiVersion", ""))):
         return _deny(400, "BadRequest", f"unrecognized type {obj.get('apiVersion')}/{kind}", [])
     meta = dict(obj.get("metadata") or {})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 NETWORKING = "networking.istio.io"
 SECURITY = "security.istio.io"
 MESHPILOT_POLICY = "policy.meshpilot.io"
+SERVING = "serving.knative.dev"
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,13 @@ class KindInfo:
     group: str
     versions: tuple[str, ...]
     plural: str
+    # The kind as the API names it, when meshpilot's own name differs: Knative's `Service` is
+    # `KnativeService` here, so a Knative Service and a Kubernetes Service of one name never share a key.
+    api_kind: str = ""
+
+    @property
+    def served_kind(self) -> str:
+        return self.api_kind or self.kind
 
     def accepts(self, api_version: str) -> bool:
         group, _, version = api_version.rpartition("/")
@@ -43,6 +51,10 @@ KINDS: dict[str, KindInfo] = {
         KindInfo("AuthorizationPolicy", SECURITY, _SEC_VERSIONS, "authorizationpolicies"),
         KindInfo("RequestAuthentication", SECURITY, _SEC_VERSIONS, "requestauthentications"),
         KindInfo("RateLimitPolicy", MESHPILOT_POLICY, ("v1alpha1",), "ratelimitpolicies"),
+        KindInfo("KnativeService", SERVING, ("v1",), "services", "Service"),
+        KindInfo("KnativeConfiguration", SERVING, ("v1",), "configurations", "Configuration"),
+        KindInfo("KnativeRoute", SERVING, ("v1",), "routes", "Route"),
+        KindInfo("KnativeRevision", SERVING, ("v1",), "revisions", "Revision"),
     )
 }
 
@@ -53,3 +65,12 @@ REGISTRY_KINDS = frozenset({"Service", "Pod", "Namespace", "EndpointSlice", "Sec
 
 def kind_info(kind: str) -> KindInfo | None:
     return KINDS.get(kind)
+
+
+_BY_API_KIND = {(info.group, info.served_kind): info.kind for info in KINDS.values() if info.api_kind}
+
+
+def internal_kind(api_version: str, kind: str) -> str:
+    """meshpilot's name for a kind as a document spells it (`serving.knative.dev/v1` `Service` is
+    `KnativeService`); every other kind keeps its name."""
+    return _BY_API_KIND.get((api_version.rpartition("/")[0], kind), kind)

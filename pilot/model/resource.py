@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from pilot.model.kinds import internal_kind
+
 
 @dataclass(frozen=True, order=True)
 class ConfigKey:
@@ -87,7 +89,7 @@ def resource_from_document(doc: Mapping[str, Any], origin: Origin | None = None,
                            default_namespace: str = "default") -> Resource:
     """Build a Resource from a parsed YAML/JSON document (the caller has checked kind/apiVersion exist)."""
     meta = doc.get("metadata") or {}
-    kind = str(doc.get("kind", ""))
+    kind = internal_kind(str(doc.get("apiVersion", "")), str(doc.get("kind", "")))
     namespace = "" if kind in CLUSTER_SCOPED else str(meta.get("namespace") or default_namespace)
     return Resource(
         kind=kind,

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from pilot.model.findings import SKIPPED_KIND_CODE, Finding, Severity
-from pilot.model.kinds import KINDS
+from pilot.model.kinds import KINDS, internal_kind
 from pilot.model.resource import Origin, Resource, resource_from_document
 
 # libyaml is ~6x faster than the pure-Python loader on big config trees (measured in issue #9: 13.8 s vs
@@ -85,7 +85,8 @@ def load_file(f: Path, check: DocumentCheck | None = None) -> FileLoad:
         for doc, org in docs_in:
             problems = check(doc, org) if check else _basic_check(doc, org)
             findings.extend(problems)
-            if any(p.is_error or p.code == SKIPPED_KIND_CODE for p in problems) or doc.get("kind") not in KINDS:
+            if any(p.is_error or p.code == SKIPPED_KIND_CODE for p in problems) or internal_kind(
+                    str(doc.get("apiVersion", "")), str(doc.get("kind", ""))) not in KINDS:
                 if not problems:
                     findings.append(Finding(code="MP0003", severity=Severity.WARNING, origin=org,
                                             message=f"unknown kind {doc.get('kind')}: skipped"))

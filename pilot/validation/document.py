@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pilot.model.findings import SKIPPED_KIND_CODE, Finding, Severity
-from pilot.model.kinds import KINDS, kind_info
+from pilot.model.kinds import KINDS, internal_kind, kind_info
 from pilot.model.resource import CLUSTER_SCOPED, Origin
 from pilot.validation.fields import is_dns1123_label, is_dns1123_subdomain
 
@@ -14,7 +14,8 @@ CODE_BAD_DOCUMENT = "MP0102"
 CODE_UNKNOWN_KIND = SKIPPED_KIND_CODE
 _SERVED_GROUPS = frozenset(info.group for info in KINDS.values())
 # Kubernetes requires these kinds' names to be DNS-1123 labels (no dots); the rest allow subdomains.
-_LABEL_NAMED = frozenset({"Namespace", "Service"})
+_LABEL_NAMED = frozenset({"Namespace", "Service", "KnativeService", "KnativeConfiguration", "KnativeRoute",
+                          "KnativeRevision"})
 
 
 def document_findings(doc: Any, origin: Origin) -> list[Finding]:
@@ -40,6 +41,7 @@ def document_findings(doc: Any, origin: Origin) -> list[Finding]:
     if found:
         return found
     assert isinstance(kind, str) and isinstance(api_version, str) and isinstance(name, str)
+    kind = internal_kind(api_version, kind)
     info = kind_info(kind)
     if info is None:
         return [_finding(origin, f"unknown kind {kind}: skipped", code=CODE_UNKNOWN_KIND,
@@ -52,7 +54,8 @@ def document_findings(doc: Any, origin: Origin) -> list[Finding]:
                          severity=Severity.WARNING, ident=ident)]
     if not info.accepts(api_version):
         served = ", ".join(f"{info.group}/{v}" if info.group else v for v in info.versions)
-        found.append(_finding(origin, f"apiVersion {api_version} is not served for {kind} (served: {served})",
+        found.append(_finding(origin, f"apiVersion {api_version} is not served for {info.served_kind} "
+                                      f"(served: {served})",
                               field="apiVersion", ident=ident))
     if kind in _LABEL_NAMED and not is_dns1123_label(name):
         found.append(_finding(origin, f"invalid name {name!r}: must be a DNS-1123 label (lowercase "

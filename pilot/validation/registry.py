@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pilot.validation import kubernetes
+from pilot.validation import knative, kubernetes
 from pilot.validation.authentication import validate_peer_authentication, validate_request_authentication
 from pilot.validation.authorization import validate_authorization_policy
 from pilot.validation.destinationrule import validate_destination_rule
@@ -43,4 +43,8 @@ VALIDATORS: dict[str, KindValidator] = {
     "EndpointSlice": KindValidator(kubernetes.validate_endpoint_slice, "body"),
     "Namespace": KindValidator(kubernetes.validate_namespace, "body"),
     "Secret": KindValidator(kubernetes.validate_secret, "body"),
+    "KnativeService": KindValidator(knative.validate_knative_service, "body"),
+    "KnativeConfiguration": KindValidator(knative.validate_knative_configuration, "body"),
+    "KnativeRoute": KindValidator(knative.validate_knative_route, "body"),
+    "KnativeRevision": KindValidator(knative.validate_knative_revision, "body"),
 }

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pilot.validation import knative_schema
+
 LABELS: Any = {"values": "any"}  # label syntax is checked by the validators, with their own messages
 
 OBJECT_META: Any = {"fields": {
@@ -92,5 +94,6 @@ ROOTS: dict[tuple[str, str, str], Any] = {
         "addressType": "string", "endpoints": {"items": ENDPOINT}, "ports": {"items": ENDPOINT_PORT}}},
     ("policy.meshpilot.io", "v1alpha1", "RateLimitPolicy"): {"fields": {
         "spec": RATE_LIMIT_POLICY_SPEC, "status": {"open": True}}},
+    **knative_schema.ROOTS,
 }
 """(group, version, kind) -> the document's tree, without the envelope."""

@@ -211,7 +211,7 @@ class Reflector:
 
     def _resource(self, obj: Mapping[str, Any]) -> Resource:
         # Items of built-in lists come without kind/apiVersion; managedFields is bookkeeping noise.
-        doc = {**obj, "kind": self.info.kind, "apiVersion": self.api_version}
+        doc = {**obj, "kind": self.info.served_kind, "apiVersion": self.api_version}
         meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
         doc["metadata"] = meta
         origin = Origin(path=f"k8s://{self.info.kind}/{meta.get('namespace', '')}/{meta.get('name', '')}")

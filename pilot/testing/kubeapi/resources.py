@@ -58,7 +58,7 @@ def default_resources() -> list[ApiResource]:
     for info in KINDS.values():
         builtin = info.group in ("", "discovery.k8s.io")
         out.append(ApiResource(
-            group=info.group, versions=info.versions, plural=info.plural, kind=info.kind,
+            group=info.group, versions=info.versions, plural=info.plural, kind=info.served_kind,
             namespaced=info.kind != "Namespace", builtin=builtin,
             # Secrets and EndpointSlices have no status; every Istio CRD declares `subresources: status`.
             status_subresource=info.kind not in ("Secret", "EndpointSlice"),
