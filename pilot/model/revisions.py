@@ -3,7 +3,8 @@
 A revision `{rev}` in namespace `{ns}` is served through the Service `{rev}.{ns}` labelled
 `serving.knative.dev/revision: {rev}` (Knative's public SKS Service, whose endpoints are written for
 it: pilot/knative derives an EndpointSlice of the ready pods), or whose selector picks the pods with
-that label (a hand-written stand-in). The `-private` Service is left alone. Scaling never changes routes, only that Service's endpoints (knative-notes.md §3):
+that label (a hand-written stand-in). The `-private` Service is left alone. Scaling never changes
+routes, only that Service's endpoints (knative-notes.md §3):
 
 - no ready pods -> the activator's address (never an empty ClusterLoadAssignment: Envoy answers 503 at
   once and a weighted split does not fall over to another cluster);

@@ -4,6 +4,7 @@ app, EDS flips between the activator and the pods, and scale-to-zero waits for e
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -53,3 +54,61 @@ def test_activation_timeout_answers_503(tmp_path: Path) -> None:
         status, body = http_get(f"http://127.0.0.1:{lab.activator_port}/", headers={
             "Knative-Serving-Revision": "nope-00001", "Knative-Serving-Namespace": "default"})
         assert status == 404 and b"no revision 'nope-00001'" in body
+
+
+class Traffic:
+    """Requests to one service, back to back from a few threads, until stopped; counts what failed."""
+
+    def __init__(self, lab, service: str, workers: int = 3) -> None:  # type: ignore[no-untyped-def]
+        self.lab, self.service = lab, service
+        self.ok = 0
+        self.failed: list[tuple[int, bytes]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(workers)]
+
+    def __enter__(self) -> Traffic:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(20)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                status, _h, body = self.lab.request(self.service)
+            except OSError as exc:
+                status, body = 0, str(exc).encode()
+            if status == 200:
+                self.ok += 1
+            else:
+                self.failed.append((status, body))
+
+
+def test_scale_to_zero_hands_off_without_losing_a_request(tmp_path: Path) -> None:
+    args = ("--scale-to-zero-after", "1s", "--scale-to-zero-grace", "200ms")
+    with knative_lab(tmp_path, warm=("hello", "other"), extra_args=args) as lab:
+        hello, other = lab.revisions["hello"], lab.revisions["other"]
+        assert lab.gateway_endpoints(hello) == [f"{hello.ip}:8080"]
+        with Traffic(lab, "other") as to_other:
+            with Traffic(lab, "hello") as to_hello:
+                time.sleep(0.5)
+            # hello's traffic stopped: it is idle for 1 s, handed off, then its app is stopped.
+            wait_until(lambda: lab.kubelet.deactivations == [hello.name], 10, what="hello scaled to zero")
+            assert lab.gateway_endpoints(hello) == [f"127.0.0.1:{lab.activator_port}"]
+            assert hello.name not in lab.kubelet.apps
+            # Requests to it now wake it up again, and are answered.
+            status, _h, body = lab.request("hello")
+            assert status == 200 and json.loads(body)["headers"]["k-proxy-request"] == "activator"
+            assert lab.kubelet.activations == [hello.name]
+            time.sleep(0.5)
+        assert to_hello.ok > 0 and to_other.ok > 0
+        assert to_hello.failed == [] and to_other.failed == []
+        # other had traffic the whole time: any hand-off the idle timer began was aborted by its requests
+        # reaching the activator, so it was never deactivated.
+        assert other.name not in lab.kubelet.deactivations
+        log = lab.runner.control_plane.log_tail(400)
+        assert "revision default/hello-00001: 1 proxies ACKed the activator endpoints" in log
