@@ -4,6 +4,8 @@ app, EDS flips between the activator and the pods, and scale-to-zero waits for e
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -112,3 +114,22 @@ def test_scale_to_zero_hands_off_without_losing_a_request(tmp_path: Path) -> Non
         assert other.name not in lab.kubelet.deactivations
         log = lab.runner.control_plane.log_tail(400)
         assert "revision default/hello-00001: 1 proxies ACKed the activator endpoints" in log
+
+
+def test_scale_to_zero_waits_for_the_ack_of_a_paused_envoy(tmp_path: Path) -> None:
+    args = ("--scale-to-zero-after", "500ms", "--scale-to-zero-grace", "100ms", "--handoff-timeout", "1s")
+    with knative_lab(tmp_path, warm=("hello",), extra_args=args) as lab:
+        hello = lab.revisions["hello"]
+        envoy = lab.runner.envoys[lab.gateway.name]
+        os.killpg(envoy.pid, signal.SIGSTOP)  # connected, but it will not ACK anything
+        try:
+            wait_until(lambda: lab.metric("meshpilot_activator_handoffs_aborted_total") >= 1, 10,
+                       what="hand-off aborted")
+            assert lab.kubelet.deactivations == []  # the pod was never stopped behind the proxy's back
+            assert hello.name in lab.kubelet.apps
+        finally:
+            os.killpg(envoy.pid, signal.SIGCONT)
+        # Once it ACKs again, the next attempt goes through.
+        wait_until(lambda: lab.kubelet.deactivations == [hello.name], 10, what="hello scaled to zero")
+        assert lab.gateway_endpoints(hello) == [f"127.0.0.1:{lab.activator_port}"]
+        assert "did not ACK the activator endpoints within 1 s" in lab.runner.control_plane.log_tail(400)
