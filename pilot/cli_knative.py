@@ -101,7 +101,7 @@ def _print_tables(data: dict[str, Any]) -> None:
 
 
 def _ready(status: dict[str, Any]) -> str:
-    ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+    ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
     text = str(ready.get("status", "Unknown"))
     problem = next((c for c in status.get("conditions", []) if c["status"] != "True"), None)
     if problem is not None and problem.get("reason"):

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from pilot.model.kinds import KINDS
+from pilot.model.kinds import KINDS, internal_kind
 from pilot.testing.kubeapi import resources as api_docs
 from pilot.testing.kubeapi.errors import no_such_path
 from pilot.testing.kubeapi.handler import KubeApiHandler, cut
@@ -162,7 +162,7 @@ class FakeKubeApiServer:
 
     def uninstall_crd(self, kind: str, versions: tuple[str, ...] | None = None) -> None:
         """Stop serving `versions` (default: all) of a kind; with none left, its objects are deleted."""
-        res = self._resource(KINDS[kind].plural)
+        res = self._kind(kind)
         with self._lock:
             self._hidden |= {(res.group, res.plural, v) for v in versions or res.versions}
             gone = all((res.group, res.plural, v) in self._hidden for v in res.versions)
@@ -172,14 +172,14 @@ class FakeKubeApiServer:
                 self.state.delete(res, meta.get("namespace", ""), meta["name"])
 
     def install_crd(self, kind: str) -> None:
-        res = self._resource(KINDS[kind].plural)
+        res = self._kind(kind)
         with self._lock:
             self._hidden -= {(res.group, res.plural, v) for v in res.versions}
 
     # ---- direct object access (no HTTP) ----------------------------------------------------------
     def apply(self, doc: Mapping[str, Any]) -> Obj:
         """Create or replace an object (by kind, namespace, name); returns what is stored."""
-        res = self._resource(KINDS[str(doc["kind"])].plural)
+        res = self._kind(internal_kind(str(doc.get("apiVersion", "")), str(doc["kind"])))
         meta = doc.get("metadata") or {}
         ns = str(meta.get("namespace") or "default") if res.namespaced else ""
         body = dict(doc)
@@ -194,12 +194,17 @@ class FakeKubeApiServer:
         return created
 
     def remove(self, kind: str, namespace: str, name: str) -> Obj:
-        res = self._resource(KINDS[kind].plural)
+        res = self._kind(kind)
         return self.state.delete(res, namespace if res.namespaced else "", name)
 
     # ---- used by the handler ---------------------------------------------------------------------
     def _resource(self, plural: str) -> ApiResource:
         return next(r for r in self.resources if r.plural == plural)
+
+    def _kind(self, kind: str) -> ApiResource:
+        """By meshpilot's kind name (`KnativeService`: Knative's `services`, not the core ones)."""
+        info = KINDS[kind]
+        return next(r for r in self.resources if r.plural == info.plural and r.group == info.group)
 
     def served(self) -> dict[tuple[str, str], dict[str, ApiResource]]:
         out: dict[tuple[str, str], dict[str, ApiResource]] = {}
