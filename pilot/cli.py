@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 def _serve(args: argparse.Namespace) -> int:
     from pilot.model.providers import MeshConfigError
+    from pilot.activator.options import activator_options
     from pilot.server_main import ServeOptions, load_mesh_config, serve_forever
 
     try:
@@ -33,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
                         namespaces=tuple(n for n in (args.namespaces or "").split(",") if n),
                         webhook_address=args.webhook_address, webhook_cert_dir=args.webhook_cert_dir,
                         security=_security_options(args), ratelimit_address=args.ratelimit_address,
-                        ratelimit_redis=args.ratelimit_redis)
+                        ratelimit_redis=args.ratelimit_redis, activator=activator_options(args))
     asyncio.run(serve_forever(opts))
     return 0
 
@@ -216,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --ca-dir, refuse xDS streams without a valid proxy credential")
     s.add_argument("--xds-tls", action="store_true", help="with --ca-dir, serve ADS over TLS with a "
                    "certificate from the mesh CA (workload keys travel in SDS over that stream)")
+    from pilot.activator.options import add_activator_options
+
+    add_activator_options(s)
     s.set_defaults(func=_serve)
 
     b = sub.add_parser("bootstrap", help="write an Envoy bootstrap for one sidecar or gateway")
@@ -282,7 +286,6 @@ def build_parser() -> argparse.ArgumentParser:
     from pilot.dashboard.command import add_dashboard_command
 
     add_dashboard_command(sub)
-
     from pilot.cli_knative import add_knative_commands
 
     add_knative_commands(sub)

@@ -38,9 +38,9 @@ def render_metrics(cp: Any) -> str:
     lines.append(_line("meshpilot_translation_findings",
                        float(sum(len(f) for f in cp.controller.translation_findings.values()))))
     lines.extend(_istio_lines(cp))
-    security = getattr(cp, "security", None)
-    if security is not None:
-        lines.extend(security.metrics_lines())
+    for part in (getattr(cp, "security", None), getattr(cp, "activator", None)):
+        if part is not None:
+            lines.extend(part.metrics_lines())
     return "\n".join(lines) + "\n" + render_prometheus(cp.xds.metrics())
 
 

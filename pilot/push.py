@@ -24,6 +24,7 @@ from pilot.model.findings import Finding
 from pilot.model.mesh import MeshConfig
 from pilot.model.proxy import NodeId, NodeIdError, ProxyView
 from pilot.model.resource import ConfigKey, Resource
+from pilot.model.revisions import RevisionModes
 from pilot.model.snapshot import MeshSnapshot, build_snapshot
 from pilot.push_metrics import PushMetrics
 from pilot.push_scope import PushPlan, plan_push
@@ -81,6 +82,8 @@ class MeshController:
         self.extra_resources: list[Callable[[MeshSnapshot, ProxyView, NodeId], Resources]] = []
         # Called after each push or connection (the server schedules idle garbage collection with it).
         self.on_work: Callable[[], None] | None = None
+        # Knative revisions' endpoint modes (set by the activator, pilot/activator): a snapshot input.
+        self.revision_modes: RevisionModes | None = None
         self.stages: list[Stage] = []
         self._staged: set[ConfigKey] = set()  # derived keys changed since the last push planned them
 
@@ -96,17 +99,21 @@ class MeshController:
         for stage in self.stages:
             resources, changed = stage(resources)
             self._staged |= changed
-        snap = build_snapshot(resources, self.mesh, previous=self.snapshot)
+        snap = build_snapshot(resources, self.mesh, previous=self.snapshot, revision_modes=self.revision_modes)
         self._built_from_synced = synced
         self.snapshot = snap
         self.stats.snapshots_built += 1
         self.stats.last_snapshot_version = snap.version
         return snap
 
-    async def push_all(self, keys: set[object] | None = None, since: float | None = None) -> None:
+    async def push_all(self, keys: set[object] | None = None, since: float | None = None,
+                       revision_modes: RevisionModes | None = None) -> None:
         """Rebuild the snapshot and update every proxy the change touches. `since`: when the change
-        first arrived (time.monotonic), for the convergence metric."""
+        first arrived (time.monotonic), for the convergence metric. `revision_modes` replaces the
+        revisions' endpoint modes under the same lock, so no other push takes the change without its keys."""
         async with self._lock:
+            if revision_modes is not None:
+                self.revision_modes = revision_modes
             start = time.perf_counter()
             since = since if since is not None else time.monotonic()
             old = self.snapshot

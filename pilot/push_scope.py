@@ -24,6 +24,7 @@ from pilot.model.graph import affected_workloads, wl_node
 from pilot.model.proxy import NodeId, ProxyView
 from pilot.model.registry import Endpoint
 from pilot.model.resource import ConfigKey, Resource
+from pilot.model.revisions import REVISION_MODE_KIND
 from pilot.model.scope import (
     egress_hosts,
     host_matches,
@@ -40,7 +41,8 @@ from pilot.translate.shared import labels_matter
 SELECTOR_SCOPED_KINDS = frozenset({"Sidecar", "AuthorizationPolicy", "RequestAuthentication", "EnvoyFilter",
                                    "RateLimitPolicy", "Telemetry"})
 HOST_KINDS = frozenset({"VirtualService", "DestinationRule", "ServiceEntry", "Service"})
-ENDPOINT_KINDS = frozenset({"Pod", "EndpointSlice"})
+# A revision's endpoint mode (SERVE/PROXY, model/revisions.py) changes its endpoints like a Pod does.
+ENDPOINT_KINDS = frozenset({"Pod", "EndpointSlice", REVISION_MODE_KIND})
 GATEWAY_KINDS = frozenset({"Gateway"})
 
 

@@ -56,6 +56,7 @@ class ServeOptions:
     webhook_address: str = ""  # e.g. 0.0.0.0:15017; needs webhook_cert_dir with tls.crt/tls.key
     webhook_cert_dir: str = ""
     security: SecurityOptions | None = None  # None: no CA, plaintext, no SDS
+    activator: Any = None  # pilot.activator.options.ActivatorOptions: Knative scale from/to zero
 
 
 class ControlPlane:
@@ -90,6 +91,11 @@ class ControlPlane:
             GlobalRules(lambda: self.controller.snapshot))
         self._ratelimit_server: grpc.aio.Server | None = None
         self.ratelimit_port = 0
+        self.activator: Any = None
+        if opts.activator is not None:
+            from pilot.activator.wiring import ActivatorService
+
+            self.activator = ActivatorService(opts.activator, self.controller, self.cache, self.xds)
 
     def _make_kube_source(self):  # type: ignore[no-untyped-def]
         from pilot.sources.kube import KubeOptions, KubeSource, api_client_from
@@ -108,6 +114,8 @@ class ControlPlane:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await self._start_ratelimit()
+        if self.activator is not None:
+            await self.activator.start()  # before the first snapshot: cold revisions point at it from the start
 
         def on_change(keys: set[ConfigKey]) -> None:
             loop.call_soon_threadsafe(self.debouncer.event, set[object](keys))
@@ -155,6 +163,8 @@ class ControlPlane:
                                      validate_resource).start()
 
     async def stop(self) -> None:
+        if self.activator is not None:
+            await self.activator.stop()
         if self._ratelimit_server is not None:
             await self._ratelimit_server.stop(0.5)
         await self.ratelimit.store.close()

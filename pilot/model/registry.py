@@ -58,6 +58,7 @@ class Service:
     resolution: str = "STATIC"  # STATIC (EDS) | DNS | NONE
     addresses: tuple[str, ...] = ()
     export_to: tuple[str, ...] = ("*",)
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def port(self, number: int) -> ServicePort | None:
         return next((p for p in self.ports if p.port == number), None)
@@ -109,7 +110,7 @@ def service_from_resource(res: Resource, domain_suffix: str = DEFAULT_DOMAIN_SUF
         ))
     return Service(
         name=res.name, namespace=res.namespace, hostname=f"{res.name}.{res.namespace}.{domain_suffix}",
-        ports=tuple(ports), selector=dict(spec.get("selector") or {}),
+        ports=tuple(ports), selector=dict(spec.get("selector") or {}), labels=dict(res.labels),
     )
 
 

@@ -19,6 +19,7 @@ from pilot.model.proxy import NodeId, ProxyView
 from pilot.model.registry import Endpoint, Service, Workload
 from pilot.model.registry_build import Registry, build_registry, precedence
 from pilot.model.resource import ConfigKey, Resource
+from pilot.model.revisions import Revision, RevisionModes, apply_revision_modes
 from pilot.model.serviceentry import registry_from_entries
 from pilot.model.workload_index import CombinedIndex, WorkloadIndex
 
@@ -33,6 +34,8 @@ class MeshSnapshot:
     endpoints: Mapping[tuple[str, int], tuple[Endpoint, ...]] = field(default_factory=dict)
     version: str = ""
     registry: Registry | None = field(default=None, repr=False)
+    # Knative revisions by (namespace, name), with their endpoint mode (model/revisions.py)
+    revisions: Mapping[tuple[str, str], Revision] = field(default_factory=dict)
 
     # ---- lookups -------------------------------------------------------------------------------
     @cached_property
@@ -110,11 +113,13 @@ def content_hash(resources: Iterable[Resource], mesh: MeshConfig) -> str:
 
 def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None,
                    extra_services: Iterable[tuple[Service, Mapping[int, tuple[Endpoint, ...]]]] = (),
-                   previous: MeshSnapshot | None = None) -> MeshSnapshot:
+                   previous: MeshSnapshot | None = None, revision_modes: RevisionModes | None = None
+                   ) -> MeshSnapshot:
     """Index valid resources into a snapshot. `extra_services` lets later layers add ServiceEntries.
 
     With `previous`, the registry of every namespace whose Pods, Services, EndpointSlices and
-    WorkloadEntries did not change is taken over from it (see registry_build.py)."""
+    WorkloadEntries did not change is taken over from it (see registry_build.py). `revision_modes` (from
+    the activator) points revisions in PROXY mode at the activator."""
     mesh = mesh or MeshConfig()
     resources = tuple(resources)
     by_kind: dict[str, list[Resource]] = {}
@@ -134,8 +139,14 @@ def build_snapshot(resources: Iterable[Resource], mesh: MeshConfig | None = None
         services[svc.hostname] = svc
         for port, eps in eps_by_port.items():
             endpoints[(svc.hostname, port)] = eps
+    version = content_hash(resources, mesh)
+    revisions: dict[tuple[str, str], Revision] = {}
+    if revision_modes is not None and revision_modes.activator is not None:
+        endpoints, revisions = apply_revision_modes(services, endpoints, revision_modes)
+        modes = f"{version}{revision_modes.activator}{sorted(revision_modes.proxied)}"
+        version = hashlib.sha256(modes.encode()).hexdigest()[:16]
     snap = MeshSnapshot(resources=resources, mesh=mesh, services=services, workloads=registry.workloads,
-                        endpoints=endpoints, version=content_hash(resources, mesh), registry=registry)
+                        endpoints=endpoints, version=version, registry=registry, revisions=revisions)
     # Sorted per kind now, before any proxy asks (first connections would pay for it otherwise), reusing
     # the previous snapshot's order for every kind whose members are the very same objects.
     before = previous.__dict__.get("by_kind") if previous is not None else None

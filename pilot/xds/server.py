@@ -171,6 +171,15 @@ class XdsServer:
     def connected_nodes(self) -> list[str]:
         return sorted({s.node_id for s in self._streams.values()})
 
+    def acked_version(self, node_id: str, type_url: str) -> str:
+        """The version of `type_url` the node's newest stream last ACKed ("" if none); see ackgate.py."""
+        acked = ""
+        for stream in self._streams.values():
+            if stream.node_id == node_id:
+                sync = stream.machine.sync_status().get(type_url)
+                acked = sync.acked if sync is not None else ""
+        return acked
+
     # --- gRPC plumbing -------------------------------------------------------------------------
 
     def _handlers(self) -> list[grpc.GenericRpcHandler]:
