@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from pilot.model.providers import MeshConfigError
     from pilot.activator.options import activator_options
+    from pilot.model.providers import MeshConfigError
     from pilot.server_main import ServeOptions, load_mesh_config, serve_forever
 
     try:
