@@ -84,9 +84,10 @@ class MeshSnapshot:
         w = self.workload(node.namespace, node.ip)
         if w is None:
             return ProxyView(type=node.type, ip=node.ip, name=node.pod, namespace=node.namespace,
-                             known=False)
+                             known=False, interception=node.interception)
         return ProxyView(type=node.type, ip=w.ip, name=w.name, namespace=w.namespace,
-                         labels=tuple(sorted(w.labels.items())), service_account=w.service_account)
+                         labels=tuple(sorted(w.labels.items())), service_account=w.service_account,
+                         interception=node.interception)
 
     @cached_property
     def memo(self) -> dict[object, Any]:
@@ -107,6 +108,8 @@ def content_hash(resources: Iterable[Resource], mesh: MeshConfig) -> str:
     h = hashlib.sha256(repr(mesh).encode())
     if mesh.telemetry.configured:
         h.update(repr(mesh.telemetry).encode())
+    if mesh.capture_ports != (15001, 15006):
+        h.update(repr(mesh.capture_ports).encode())
     h.update(total.to_bytes(16, "big"))
     return h.hexdigest()[:16]
 
