@@ -61,7 +61,10 @@ def run_kube_apiserver(host: str, port: int, kubeconfig_out: str, load: list[str
             api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         for doc in docs:
             api.apply(doc)
-        api.write_kubeconfig(Path(kubeconfig_out))
+        try:
+            api.write_kubeconfig(Path(kubeconfig_out))
+        except OSError as exc:
+            raise DevKubeError(f"cannot write {kubeconfig_out}: {exc.strerror or exc}") from exc
         print(f"kube-apiserver on {api.url} ({len(docs)} objects loaded); kubeconfig: {kubeconfig_out}",
               flush=True)
         print(f"  pilot serve --kube --kubeconfig {kubeconfig_out}    # the control plane against it", flush=True)
