@@ -47,6 +47,8 @@ def add_proxy_config_options(pc: argparse.ArgumentParser) -> None:
 def run_proxy_config(args: argparse.Namespace) -> int:
     try:
         return _run(args)
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): pilot.cli_errors ends quietly
     except (ProxyConfigError, ValueError, OSError) as exc:
         print(f"pilot proxy-config: {exc}", file=sys.stderr)
         return 1
