@@ -1,4 +1,4 @@
-"""The `pilot` command (see shared/design/cli.md for the stable interface)."""
+"""The `pilot` command (see docs/cli.md for the stable interface)."""
 
 from __future__ import annotations
 
