@@ -35,8 +35,8 @@ def pilot(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("argv", [
-    ["validate", "{p}"], ["validate", "-o", "json", "{p}"], ["analyze", "{p}"], ["graph", "--config", "{p}"],
-    ["serve", "--config", "{p}"], ["simulate", "--config", "{p}", "--from", "a.b", "--url", "http://x/"],
+    ["validate", "{p}"], ["validate", "-o", "json", "{p}"], ["analyze", "{p}"],
+    ["graph", "--config", "{p}", "-o", "{p}.svg"], ["simulate", "--config", "{p}", "--from", "a.b", "--url", "http://x/"],
     ["test", "{p}"],
 ])
 def test_a_missing_path_is_exit_2_and_one_line(argv: list[str], tmp_path: Path,
@@ -46,6 +46,14 @@ def test_a_missing_path_is_exit_2_and_one_line(argv: list[str], tmp_path: Path,
     out, err = capsys.readouterr()
     assert err == f"pilot {argv[0]}: no such file or directory: {missing}\n"
     assert out == ""
+
+
+def test_serve_with_a_missing_config_dir_exits_2_instead_of_serving_nothing(tmp_path: Path) -> None:
+    missing = str(tmp_path / "my-mesh")
+    p = subprocess.run([sys.executable, "-m", "pilot", "serve", "--config", missing, "--xds-address", "127.0.0.1:0",
+                        "--http-address", "127.0.0.1:0"], capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert p.returncode == 2
+    assert p.stderr == f"pilot serve: no such file or directory: {missing}\n"
 
 
 def test_one_missing_path_among_good_ones_still_fails(capsys: pytest.CaptureFixture[str]) -> None:
