@@ -52,8 +52,12 @@ def _security_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _bootstrap(args: argparse.Namespace) -> int:
     from pilot.bootstrap import bootstrap
+    from pilot.cli_serve_checks import check_address
     from pilot.model.proxy import NodeIdError
 
+    check_address("--xds-address", args.xds_address)
+    if args.admin_address:
+        check_address("--admin-address", args.admin_address)
     try:
         token = _proxy_token(args)
         root, san = _xds_tls_trust(args)
@@ -175,7 +179,10 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from pilot.cli_errors import require_paths
     from pilot.demo import run_demo
+
+    require_paths([args.config] if args.config else [])
 
     return run_demo(config=args.config, duration=args.duration, rate=args.rate)
 

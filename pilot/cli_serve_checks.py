@@ -25,6 +25,8 @@ def check_serve_args(args: argparse.Namespace) -> None:
             check_address("--" + flag.replace("_", "-"), value)
             check_free("--" + flag.replace("_", "-"), value)
     _check_mesh_config(args.mesh_config)
+    if args.debounce < 0:
+        raise CliError(f"--debounce {args.debounce:g}: want seconds >= 0")
     if args.ca_dir:
         from pilot.model.durations import parse_duration
 

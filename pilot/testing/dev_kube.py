@@ -33,7 +33,11 @@ def read_documents(paths: Iterable[str]) -> list[dict[str, Any]]:
         if not Path(p).exists():
             raise DevKubeError(f"no such file or directory: {p}")
     for f in yaml_files(paths):
-        parsed, problems = load_text(f.read_text(), str(f))
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DevKubeError(f"{f}: cannot read: {exc}") from exc
+        parsed, problems = load_text(text, str(f))
         if problems:
             raise DevKubeError(problems[0].line())
         for doc, origin in parsed:

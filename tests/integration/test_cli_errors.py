@@ -252,3 +252,20 @@ def test_policy_test_file_that_is_not_yaml_is_one_line(tmp_path: Path, capsys: p
                  "spec: {config: [no-such-dir], cases: []}\n")
     assert main(["test", str(f)]) == 2
     one_line(capsys.readouterr().err, "spec.config: no such file or directory")
+
+
+def test_more_bad_input_found_by_trying_every_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bootstrap", "--node-id", NODE, "--xds-address", "pilot"]) == 2
+    one_line(capsys.readouterr().err, "pilot bootstrap: --xds-address 'pilot': want HOST:PORT")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xa3\xff\x00" * 100)
+    assert main(["dev", "apply", "-f", str(binary), "--kubeconfig", str(tmp_path / "kc")]) == 1
+    one_line(capsys.readouterr().err, f"pilot dev apply: {binary}: cannot read")
+    assert main(["serve", "--config", BOOKINFO, "--debounce", "-1"]) == 2
+    one_line(capsys.readouterr().err, "pilot serve: --debounce -1: want seconds >= 0")
+
+
+def test_demo_with_a_missing_mesh_dir_exits_2(tmp_path: Path) -> None:
+    p = pilot("demo", "--config", str(tmp_path / "nope"), "--duration", "1")
+    assert p.returncode == 2
+    assert p.stderr == f"pilot demo: no such file or directory: {tmp_path / 'nope'}\n"
