@@ -84,6 +84,9 @@ def run_guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
     except BrokenPipeError:
         _quiet_stdout()
         return FAILED
+    except KeyboardInterrupt:  # Ctrl-C: what the command started was stopped as the stack unwound
+        print(file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports it
     except http.client.HTTPException as exc:  # garbage where HTTP was expected (e.g. the xDS gRPC port)
         return _fail(name, f"not an HTTP answer: {type(exc).__name__}: {exc}".rstrip(": "), FAILED)
     except OSError as exc:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -269,3 +271,14 @@ def test_demo_with_a_missing_mesh_dir_exits_2(tmp_path: Path) -> None:
     p = pilot("demo", "--config", str(tmp_path / "nope"), "--duration", "1")
     assert p.returncode == 2
     assert p.stderr == f"pilot demo: no such file or directory: {tmp_path / 'nope'}\n"
+
+
+def test_ctrl_c_in_a_short_command_is_exit_130_without_a_traceback(tmp_path: Path) -> None:
+    big = _big_invalid_mesh(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "pilot", "analyze", str(big)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+    time.sleep(1.5)  # analysing 3000 resources takes longer than that
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
