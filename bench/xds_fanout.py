@@ -1,6 +1,6 @@
 """Fan-out cost of the xDS core: encode time per response, and one push to N in-process ADS clients.
 
-Run: /work/main/.venv/bin/python -m bench.xds_fanout [clients] [clusters]
+Run: .venv/bin/python -m bench.xds_fanout [clients] [clusters]
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `pilot` command (see shared/design/cli.md for the stable interface)."""
+"""The `pilot` command (see docs/cli.md for the stable interface)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
 def _serve(args: argparse.Namespace) -> int:
     from pilot.activator.options import activator_options
+    from pilot.cli_serve_checks import check_serve_args, raise_start_failure
     from pilot.model.providers import MeshConfigError
     from pilot.server_main import ServeOptions, load_mesh_config, serve_forever
 
+    check_serve_args(args)
     try:
         mesh_config = load_mesh_config(args.mesh_config)
     except MeshConfigError as problem:
@@ -35,7 +37,11 @@ def _serve(args: argparse.Namespace) -> int:
                         webhook_address=args.webhook_address, webhook_cert_dir=args.webhook_cert_dir,
                         security=_security_options(args), ratelimit_address=args.ratelimit_address,
                         ratelimit_redis=args.ratelimit_redis, activator=activator_options(args))
-    asyncio.run(serve_forever(opts))
+    try:
+        asyncio.run(serve_forever(opts))
+    except Exception as exc:
+        raise_start_failure(exc)
+        raise
     return 0
 
 
@@ -53,8 +59,12 @@ def _security_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _bootstrap(args: argparse.Namespace) -> int:
     from pilot.bootstrap import bootstrap
+    from pilot.cli_serve_checks import check_address
     from pilot.model.proxy import NodeIdError
 
+    check_address("--xds-address", args.xds_address)
+    if args.admin_address:
+        check_address("--admin-address", args.admin_address)
     try:
         token = _proxy_token(args)
         root, san = _xds_tls_trust(args)
@@ -68,8 +78,9 @@ def _bootstrap(args: argparse.Namespace) -> int:
         return 2
     text = yaml.safe_dump(doc, sort_keys=False)
     if args.output and args.output != "-":
-        with open(args.output, "w") as f:
-            f.write(text)
+        from pilot.cli_errors import write_output
+
+        write_output(args.output, text)
     else:
         sys.stdout.write(text)
     return 0
@@ -117,15 +128,20 @@ def _xds_tls_trust(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from pilot.cli_errors import require_paths
     from pilot.sources.yaml_files import load_paths
     from pilot.validation import validate_document, validate_resource
 
+    require_paths(args.paths)
     resources, findings, _ = load_paths(args.paths, validate_document)
     for r in resources:
         findings.extend(validate_resource(r))
     findings.extend(_envoy_filter_value_findings(resources))
-    for f in findings:
-        print(f.line())
+    if args.output == "json":
+        print(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        for f in findings:
+            print(f.line())
     errors = sum(1 for f in findings if f.is_error)
     print(f"{len(resources)} resources, {errors} errors", file=sys.stderr)
     return 1 if errors else 0
@@ -143,25 +159,23 @@ def _proxy_status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from pilot.testing.processes import http_get
+    from pilot.cli_proxy_config import ProxyConfigError, server_json
 
     try:
-        status, body = http_get(args.server.rstrip("/") + "/debug/syncz")
-    except OSError as exc:
-        print(f"pilot proxy-status: cannot reach {args.server}: {exc}", file=sys.stderr)
+        rows = server_json(args.server, "/debug/syncz")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and "proxy" in r for r in rows):
+            raise ProxyConfigError(f"{args.server}: /debug/syncz is not a proxy list (is it pilot serve?)")
+    except ProxyConfigError as exc:
+        print(f"pilot proxy-status: {exc}", file=sys.stderr)
         return 1
-    if status != 200:
-        print(f"pilot proxy-status: {args.server} answered {status}", file=sys.stderr)
-        return 1
-    rows = json.loads(body)
     table = Table(title="proxy status")
-    table.add_column("NAME", no_wrap=True)
+    table.add_column("NAME", overflow="fold")
     for t in ("cds", "lds", "eds", "rds", "sds"):
-        table.add_column(t.upper())
+        table.add_column(t.upper(), overflow="fold")
     for row in sorted(rows, key=lambda r: r["proxy"]):
         cells = []
         for t in ("cds", "lds", "eds", "rds", "sds"):
-            st = row["types"].get(t)
+            st = (row.get("types") or {}).get(t)
             cells.append("IGNORED" if not st else st["status"] + (f" ({st.get('error')})" if st.get("error")
                                                                   else ""))
         parts = row["proxy"].split("~")
@@ -177,13 +191,18 @@ def _proxy_config(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
+    from pilot.cli_errors import require_paths
     from pilot.graph_render import render_graph
 
+    require_paths(args.config)
     return render_graph(args.config, args.output)
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from pilot.cli_errors import require_paths
     from pilot.demo import run_demo
+
+    require_paths([args.config] if args.config else [])
 
     return run_demo(config=args.config, duration=args.duration, rate=args.rate)
 
@@ -252,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="validate YAML files; exit 1 on any error")
     v.add_argument("paths", nargs="+")
+    v.add_argument("-o", "--output", choices=("text", "json"), default="text",
+                   help="text: FILE:LINE: KIND NS/NAME: FIELD: message lines; json: a list of findings")
     v.set_defaults(func=_validate)
 
     ps = sub.add_parser("proxy-status", help="sync status of every connected proxy")
@@ -300,4 +321,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return int(args.func(args))
+    from pilot.cli_errors import run_guarded
+
+    return run_guarded(args.func, args)

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pilot.cli_errors import require_paths
+
 
 def load_resources(paths: list[Path] | list[str], quiet: bool = False) -> list[Any]:
     """Valid resources from files/dirs; problems go to stderr (invalid resources are skipped)."""
@@ -70,6 +72,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from pilot.simulate.render import print_result
     from pilot.simulate.request import Request, RequestError, parse_header
 
+    require_paths(args.config)
     try:
         headers = dict(parse_header(h) for h in args.header or [])
         request = Request.from_url(args.url, args.method, headers)
@@ -90,6 +93,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from pilot.analysis import analyze_resources, sort_findings
     from pilot.analysis.render import print_findings
 
+    require_paths(args.paths)
     resources, load_findings = load_for_analysis(args.paths)
     findings = sort_findings(load_findings + analyze_resources(resources))
     if args.output == "json":
@@ -105,9 +109,10 @@ def _test(args: argparse.Namespace) -> int:
     from pilot.simulate.policytest import PolicyTestError, load_tests, run_test
     from pilot.simulate.report import outcomes_json, print_outcomes
 
+    require_paths(args.paths)
     try:
         tests = load_tests(args.paths)
-    except (PolicyTestError, OSError) as exc:
+    except (PolicyTestError, OSError, UnicodeDecodeError) as exc:
         print(f"pilot test: {exc}", file=sys.stderr)
         return 2
     if not tests:

@@ -8,13 +8,15 @@ VirtualService behind each host.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
+from pilot.cli_errors import os_error_text
 from pilot.proxyconfig.dump import KIND_ALIASES, ConfigDump
 
 KINDS_HELP = "cluster|listener|route|endpoint|secret (plural too) or all"
@@ -45,6 +47,8 @@ def add_proxy_config_options(pc: argparse.ArgumentParser) -> None:
 def run_proxy_config(args: argparse.Namespace) -> int:
     try:
         return _run(args)
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): pilot.cli_errors ends quietly
     except (ProxyConfigError, ValueError, OSError) as exc:
         print(f"pilot proxy-config: {exc}", file=sys.stderr)
         return 1
@@ -101,25 +105,43 @@ def server_base(server: str) -> str:
 
 
 def _from_server(args: argparse.Namespace) -> ConfigDump:
+    rows = server_json(args.server, "/debug/syncz")
+    proxies = [r["proxy"] for r in rows if isinstance(r, dict) and "proxy" in r] if isinstance(rows, list) else []
+    target = next((p for p in proxies if _pod_of(p) in (args.pod, f"{args.pod}.default") or p == args.pod),
+                  args.pod)
+    dump = server_json(args.server, f"/debug/config_dump?proxy={target}")
+    if not isinstance(dump, dict):
+        raise ProxyConfigError(f"{args.server}: /debug/config_dump is not a config dump (is it pilot serve?)")
+    return cast(ConfigDump, dump)
+
+
+def server_json(server: str, path: str) -> Any:
+    """GET `path` from a running `pilot serve` HTTP address and parse its JSON; every failure (refused,
+    timed out, not HTTP, not JSON, an error status) is a ProxyConfigError naming the server."""
     from pilot.testing.processes import http_get
 
-    base = server_base(args.server)
     try:
-        status, body = http_get(base + "/debug/syncz")
-        proxies = [r["proxy"] for r in json.loads(body)] if status == 200 else []
-        target = next((p for p in proxies if _pod_of(p) in (args.pod, f"{args.pod}.default") or p == args.pod),
-                      args.pod)
-        status, body = http_get(base + f"/debug/config_dump?proxy={target}")
+        status, body = http_get(server_base(server) + path)
+    except (ValueError, http.client.InvalidURL) as exc:  # a URL urllib cannot parse
+        raise ProxyConfigError(f"bad --server {server!r}: {exc} (want HOST:PORT or http://HOST:PORT)") from exc
+    except http.client.HTTPException as exc:  # e.g. the xDS (gRPC) port: HTTP/2 frames, no HTTP/1 status
+        raise ProxyConfigError(f"cannot reach {server}: not an HTTP/1 answer ({_HTTP_HINT})") from exc
     except OSError as exc:
-        raise ProxyConfigError(f"cannot reach {args.server}: {getattr(exc, 'reason', exc)}") from exc
+        raise ProxyConfigError(f"cannot reach {server}: {os_error_text(exc)}") from exc
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        if status == 200:
+            raise ProxyConfigError(f"{server} answered {path.split('?')[0]} with something other than JSON "
+                                   f"({_HTTP_HINT})") from None
+        doc = None
     if status != 200:
-        try:
-            message = json.loads(body).get("error") or body.decode()
-        except ValueError:
-            message = body.decode(errors="replace")
-        raise ProxyConfigError(f"{args.server} answered {status}: {message.strip()}")
-    dump: dict[str, dict[str, dict[str, Any]]] = json.loads(body)
-    return dump
+        message = doc.get("error") if isinstance(doc, dict) else None
+        raise ProxyConfigError(f"{server} answered {status}: {(message or body.decode(errors='replace')).strip()}")
+    return doc
+
+
+_HTTP_HINT = "want pilot serve's --http-address, default 127.0.0.1:15014"
 
 
 def _pod_of(node_id: str) -> str:

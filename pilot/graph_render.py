@@ -1,16 +1,15 @@
-"""`pilot graph`: the mesh graph as SVG (a layered picture, no extra dependencies), PNG, DOT or JSON."""
+"""`pilot graph`: the mesh graph as SVG (a layered picture drawn here), PNG (that SVG rasterised), DOT or JSON."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 from html import escape
 from pathlib import Path
 
 import networkx as nx
 
+from pilot.cli_errors import write_output
 from pilot.model.snapshot import build_snapshot
 from pilot.sources.yaml_files import load_paths
 
@@ -119,29 +118,29 @@ def to_dot(g: nx.MultiDiGraph) -> str:
 
 
 def render_graph(config_dirs: list[str], output: str) -> int:
+    path = Path(output)
+    if path.suffix not in (".json", ".dot", ".svg", ".png"):
+        print(f"pilot graph: unknown output type {path.suffix!r} (use .svg, .png, .dot, .json)", file=sys.stderr)
+        return 2
     resources, findings, _ = load_paths(config_dirs)
     for f in findings:
         print(f.line(), file=sys.stderr)
     g = build_snapshot(resources).graph
-    path = Path(output)
     if path.suffix == ".json":
-        path.write_text(json.dumps(nx.node_link_data(g, edges="edges"), indent=1, default=str))
+        write_output(path, json.dumps(nx.node_link_data(g, edges="edges"), indent=1, default=str))
     elif path.suffix == ".dot":
-        path.write_text(to_dot(g))
+        write_output(path, to_dot(g))
     elif path.suffix == ".svg":
-        path.write_text(to_svg(g))
-    elif path.suffix == ".png":
-        converter = shutil.which("rsvg-convert") or shutil.which("convert")
-        if converter is None:
-            print("pilot graph: PNG needs rsvg-convert or ImageMagick; write .svg instead", file=sys.stderr)
-            return 2
-        svg = path.with_suffix(".svg")
-        svg.write_text(to_svg(g))
-        args = [converter, str(svg), "-o", str(path)] if converter.endswith("rsvg-convert") else \
-            [converter, str(svg), str(path)]
-        subprocess.run(args, check=True)
+        write_output(path, to_svg(g))
     else:
-        print(f"pilot graph: unknown output type {path.suffix!r} (use .svg, .png, .dot, .json)", file=sys.stderr)
-        return 2
+        write_output(path, to_png(to_svg(g)))
     print(f"wrote {path} ({g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
     return 0
+
+
+def to_png(svg: str) -> bytes:
+    """Rasterised in-process by vl-convert (resvg inside a wheel): no rsvg-convert or ImageMagick needed."""
+    import vl_convert
+
+    png: bytes = vl_convert.svg_to_png(svg, scale=1.5)
+    return png

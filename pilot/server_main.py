@@ -240,7 +240,11 @@ def _unpack(a):  # type: ignore[no-untyped-def]
 
 async def serve_forever(opts: ServeOptions) -> None:
     cp = ControlPlane(opts)
-    await cp.start()
+    try:
+        await cp.start()
+    except BaseException:
+        await cp.stop()  # what did start (the rate limit service, file watchers) must not outlive a failed start
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

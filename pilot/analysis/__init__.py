@@ -44,8 +44,8 @@ def _natural(text: str) -> tuple[object, ...]:
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Sorted by where they are, duplicates dropped (istioctl prints each distinct message once)."""
     unique = dict.fromkeys(findings)
-    return sorted(unique, key=lambda f: (f.origin.path, f.origin.line, f.kind, f.namespace, f.name,
-                                         _natural(f.field), f.code, f.message))
+    return sorted(unique, key=lambda f: (_natural(f.origin.path), f.origin.line, f.kind, _natural(f.namespace),
+                                         _natural(f.name), _natural(f.field), f.code, _natural(f.message)))
 
 
 def analyze(snapshot: MeshSnapshot, fallback: MeshSnapshot | None = None) -> list[Finding]:

@@ -14,8 +14,11 @@ _STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 def findings_table(findings: Sequence[Finding]) -> Table:
     t = Table(title="analysis")
-    for col in ("level", "code", "resource", "field", "message", "where"):
-        t.add_column(col)
+    # Fold long cells onto more lines at any terminal width: a cut-off name or path is useless.
+    for col in ("level", "code"):
+        t.add_column(col, no_wrap=True)
+    for col in ("resource", "field", "message", "where"):
+        t.add_column(col, overflow="fold")
     for f in findings:
         level = f.severity.value
         t.add_row(f"[{_STYLE.get(level, 'white')}]{level.capitalize()}[/]", f.code, f.resource_ref, f.field,

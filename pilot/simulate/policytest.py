@@ -70,18 +70,35 @@ def _request(case: Mapping[str, Any], where: str) -> Request:
         raise PolicyTestError(f"{where}: {exc}") from exc
 
 
+def _documents(text: str, path: Path) -> list[Any]:
+    try:
+        return list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PolicyTestError(f"{where}: YAML syntax error: {problem}") from exc
+
+
 def parse_policy_tests(text: str, path: Path) -> list[PolicyTest]:
     out = []
-    for doc in yaml.safe_load_all(text):
+    for doc in _documents(text, path):
         if not isinstance(doc, dict) or doc.get("kind") != KIND:
             continue
         name = str((doc.get("metadata") or {}).get("name") or path.stem)
         spec = doc.get("spec") or {}
+        if not isinstance(spec, dict):
+            raise PolicyTestError(f"{path}: PolicyTest {name}: spec must be a mapping")
         test = PolicyTest(name, path, [path.parent / str(c) for c in spec.get("config") or []])
         if not test.config:
             raise PolicyTestError(f"{path}: PolicyTest {name}: spec.config lists no files or directories")
+        for c in test.config:
+            if not c.exists():
+                raise PolicyTestError(f"{path}: PolicyTest {name}: spec.config: no such file or directory: {c}")
         for i, case in enumerate(spec.get("cases") or []):
             where = f"{path}: PolicyTest {name}: cases[{i}]"
+            if not isinstance(case, dict):
+                raise PolicyTestError(f"{where}: a case must be a mapping (from, request, expect)")
             source = str(case.get("from") or (case.get("request") or {}).get("source") or "")
             if not source:
                 raise PolicyTestError(f"{where}: 'from' (POD.NAMESPACE) is required")

@@ -19,8 +19,8 @@ def verdict(result: SimulationResult) -> str:
 def result_table(result: SimulationResult) -> Table:
     t = Table(title=f"{result.request.get('method')} {result.request.get('url')} from {result.source}",
               show_header=False)
-    t.add_column("step", style="bold")
-    t.add_column("value")
+    t.add_column("step", style="bold", overflow="fold")
+    t.add_column("value", overflow="fold")
     for label, value in (("listener", result.listener), ("filter chain", result.filter_chain),
                          ("route config", result.route_config), ("virtual host", result.virtual_host),
                          ("route", result.route), ("action", result.action)):

@@ -31,7 +31,7 @@ def _got(o: CaseOutcome) -> str:
 def outcomes_table(outcomes: Sequence[CaseOutcome], title: str = "policy tests") -> Table:
     t = Table(title=title)
     for col in ("test", "case", "expected", "got", "result"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")  # never cut a name off, at any terminal width
     for o in outcomes:
         expected = ", ".join(f"{k}={v}" for k, v in o.case.expect.items())
         verdict = "[green]PASS[/green]" if o.passed else "[red]FAIL[/red]\n" + "\n".join(o.failures)

@@ -33,7 +33,11 @@ def read_documents(paths: Iterable[str]) -> list[dict[str, Any]]:
         if not Path(p).exists():
             raise DevKubeError(f"no such file or directory: {p}")
     for f in yaml_files(paths):
-        parsed, problems = load_text(f.read_text(), str(f))
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DevKubeError(f"{f}: cannot read: {exc}") from exc
+        parsed, problems = load_text(text, str(f))
         if problems:
             raise DevKubeError(problems[0].line())
         for doc, origin in parsed:
@@ -61,7 +65,10 @@ def run_kube_apiserver(host: str, port: int, kubeconfig_out: str, load: list[str
             api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         for doc in docs:
             api.apply(doc)
-        api.write_kubeconfig(Path(kubeconfig_out))
+        try:
+            api.write_kubeconfig(Path(kubeconfig_out))
+        except OSError as exc:
+            raise DevKubeError(f"cannot write {kubeconfig_out}: {exc.strerror or exc}") from exc
         print(f"kube-apiserver on {api.url} ({len(docs)} objects loaded); kubeconfig: {kubeconfig_out}",
               flush=True)
         print(f"  pilot serve --kube --kubeconfig {kubeconfig_out}    # the control plane against it", flush=True)

