@@ -57,7 +57,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
     try:
         token = _proxy_token(args)
         root, san = _xds_tls_trust(args)
-        doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
+        doc = bootstrap(args.node_id, xds_address=args.xds_address or ["127.0.0.1:15010"], admin_address=args.admin_address or "",
                         token=token, xds_root_cert=root, xds_san=san, delta=args.delta,
                         labels=_labels(args.label or []), workload_name=args.workload_name,
                         stats_port=args.stats_port, service_cluster=args.service_cluster)
@@ -220,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bootstrap", help="write an Envoy bootstrap for one sidecar or gateway")
     b.add_argument("--node-id", required=True, help="sidecar~IP~POD.NS~NS.svc.cluster.local")
-    b.add_argument("--xds-address", default="127.0.0.1:15010")
+    b.add_argument("--xds-address", action="append", metavar="HOST:PORT",
+                   help="the control plane (default 127.0.0.1:15010); repeat for each replica: the sidecar "
+                   "spreads over them and fails over to another when one goes away")
     b.add_argument("--admin-address", default="")
     b.add_argument("--delta", action="store_true", help="incremental (delta) ADS instead of state of the world")
     b.add_argument("--service-cluster", default="", metavar="APP.NS",
