@@ -102,23 +102,26 @@ class ControlPlane:
             loop.call_soon_threadsafe(self.debouncer.event, set[object](keys))
 
         self.store.subscribe(on_change)
-        for fs in self.files:
-            fs.start()
-        if self.kube is not None:
-            self.kube.start()
         if self.opts.webhook_address:
             self._start_webhook()
         if not self.opts.config_dirs and self.kube is None:
             self.store.register("empty")
             self.store.mark_synced("empty")
+        # Listen before reading any source: until every source has synced a (re)started replica answers
+        # /ready 503 and refuses ADS streams with UNAVAILABLE (MeshController.on_connect), so a sidecar
+        # that lists several replicas retries on to one that is synced and keeps its config meanwhile.
+        self.xds_port = await self.xds.start(self.opts.xds_address)
+        self.http_port = await self.http.start(self.opts.http_address)
+        if self.kube is not None:
+            self.kube.start()
+        for fs in self.files:
+            await fs.start_off_loop()
         await self.controller.push_all()
         self.gc.collect_now()  # the first snapshot is the bulk of what stays alive: freeze it now
         self.controller.on_work = self.gc.activity
         self.debouncer.start()
         if self.security is not None:
             self.security.start()
-        self.xds_port = await self.xds.start(self.opts.xds_address)
-        self.http_port = await self.http.start(self.opts.http_address)
         log.info("meshpilot serving xDS on %s:%d, HTTP on %s:%d",
                  self.opts.xds_address.rpartition(":")[0], self.xds_port,
                  self.opts.http_address.rpartition(":")[0], self.http_port)
