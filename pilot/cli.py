@@ -34,8 +34,27 @@ def _serve(args: argparse.Namespace) -> int:
                         webhook_address=args.webhook_address, webhook_cert_dir=args.webhook_cert_dir,
                         security=_security_options(args), ratelimit_address=args.ratelimit_address,
                         ratelimit_redis=args.ratelimit_redis)
+    try:
+        opts.leader = _leader_options(args)
+    except ValueError as problem:
+        print(f"pilot serve: {problem}", file=sys.stderr)
+        return 2
     asyncio.run(serve_forever(opts))
     return 0
+
+
+def _leader_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import os
+
+    from pilot.model.durations import parse_duration
+    from pilot.server_main import LeaderOptions
+
+    times = [parse_duration(t) for t in (args.lease_duration, args.renew_deadline, args.retry_period)]
+    if not times[0] > times[1] > 1.2 * times[2] > 0:
+        raise ValueError("leader election needs --lease-duration > --renew-deadline > 1.2 x --retry-period > 0")
+    return LeaderOptions(enabled=args.leader_election,
+                         namespace=args.leader_namespace or os.environ.get("POD_NAMESPACE") or "istio-system",
+                         lease_duration=times[0], renew_deadline=times[1], retry_period=times[2])
 
 
 def _security_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -198,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     s.add_argument("--context", metavar="NAME", help="kubeconfig context")
     s.add_argument("--namespaces", metavar="A,B", help="watch only these namespaces")
+    s.add_argument("--leader-election", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --kube, only the replica holding the Lease writes status (analysis messages)")
+    s.add_argument("--leader-namespace", metavar="NS", help="namespace of the Lease (default $POD_NAMESPACE, "
+                   "else istio-system)")
+    s.add_argument("--lease-duration", default="15s", help="leader election: how long a Lease holds unrenewed")
+    s.add_argument("--renew-deadline", default="10s", help="leader election: the leader steps down when it "
+                   "could not renew for this long")
+    s.add_argument("--retry-period", default="2s", help="leader election: time between attempts")
     s.add_argument("--webhook-address", default="", metavar="HOST:PORT",
                    help="serve the validating admission webhook (POST /validate) over HTTPS here")
     s.add_argument("--webhook-cert-dir", default="", metavar="DIR", help="tls.crt and tls.key for the webhook")

@@ -28,11 +28,26 @@ from pilot.security.redact import redact_private_keys
 from pilot.security.wiring import SecurityOptions, install_security
 from pilot.sources.files import FileSource
 from pilot.sources.store import ConfigStore
+from pilot.status_report import StatusReporter
 from pilot.validation import validate_document, validate_resource
 from pilot.xds.cache import ResourceCache
 from pilot.xds.server import XdsHooks, XdsServer
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LeaderOptions:
+    """Kube mode: which Lease elects the one replica that writes status, and client-go's timings."""
+
+    enabled: bool = True
+    namespace: str = "istio-system"
+    name: str = "meshpilot-analyze-leader"
+    identity: str = ""  # default: hostname_random
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    status_interval: float = 1.0
 
 
 @dataclass
@@ -55,6 +70,7 @@ class ServeOptions:
     webhook_address: str = ""  # e.g. 0.0.0.0:15017; needs webhook_cert_dir with tls.crt/tls.key
     webhook_cert_dir: str = ""
     security: SecurityOptions | None = None  # None: no CA, plaintext, no SDS
+    leader: LeaderOptions = field(default_factory=LeaderOptions)
 
 
 class ControlPlane:
@@ -79,6 +95,10 @@ class ControlPlane:
             lambda: self.controller.snapshot, self.xds.sync_status, self.config_dump_of),
             DashboardOptions.from_env()).routes())
         self.kube = self._make_kube_source() if opts.kube else None
+        self.elector: Any = None
+        self.status: StatusReporter | None = None
+        if self.kube is not None and opts.leader.enabled:
+            self._make_leader_status()
         self.webhook: Any = None
         self.xds_port = 0
         self.http_port = 0
@@ -93,6 +113,17 @@ class ControlPlane:
 
         api = api_client_from(self.opts.kubeconfig, self.opts.kube_context)
         return KubeSource(self.store, api, KubeOptions(namespaces=tuple(self.opts.namespaces)))
+
+    def _make_leader_status(self) -> None:
+        from pilot.sources.kube import LeaderElector, LeaseTimings, StatusWriter
+
+        lo = self.opts.leader
+        self.elector = LeaderElector(self.kube.api, lo.namespace, lo.name, identity=lo.identity,
+                                     timings=LeaseTimings(lo.lease_duration, lo.renew_deadline, lo.retry_period))
+        writer = StatusWriter(self.kube.api, lambda: self.elector.is_leader)
+        self.status = StatusReporter(lambda: self.controller.snapshot, self.store.resources,
+                                     lambda: self.controller.ready, lambda: self.elector.is_leader, writer,
+                                     lo.status_interval)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -114,6 +145,9 @@ class ControlPlane:
         self.http_port = await self.http.start(self.opts.http_address)
         if self.kube is not None:
             self.kube.start()
+        if self.elector is not None and self.status is not None:
+            self.elector.start()
+            self.status.start()
         for fs in self.files:
             await fs.start_off_loop()
         await self.controller.push_all()
@@ -151,6 +185,10 @@ class ControlPlane:
         await self.ratelimit.store.close()
         await self.debouncer.stop()
         self.gc.stop()
+        if self.status is not None:
+            await self.status.stop()
+        if self.elector is not None:
+            await asyncio.to_thread(self.elector.stop)  # hands the Lease over at once
         if self.kube is not None:
             await asyncio.to_thread(self.kube.stop)
         if self.webhook is not None:
