@@ -79,7 +79,7 @@ class StatusWriter:
                 return count  # leadership lost: the new leader writes from here on
             if self._patch(r, patch):
                 count += 1
-        self.written += count
+                self.written += 1
         return count
 
     def _patch(self, r: Resource, status: dict[str, Any]) -> bool:
