@@ -76,7 +76,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
     try:
         token = _proxy_token(args)
         root, san = _xds_tls_trust(args)
-        doc = bootstrap(args.node_id, xds_address=args.xds_address or ["127.0.0.1:15010"], admin_address=args.admin_address or "",
+        doc = bootstrap(args.node_id, xds_address=args.xds_address or ["127.0.0.1:15010"],
+                        admin_address=args.admin_address or "",
                         token=token, xds_root_cert=root, xds_san=san, delta=args.delta,
                         labels=_labels(args.label or []), workload_name=args.workload_name,
                         stats_port=args.stats_port, service_cluster=args.service_cluster)

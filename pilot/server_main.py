@@ -118,9 +118,11 @@ class ControlPlane:
         from pilot.sources.kube import LeaderElector, LeaseTimings, StatusWriter
 
         lo = self.opts.leader
-        self.elector = LeaderElector(self.kube.api, lo.namespace, lo.name, identity=lo.identity,
+        assert self.kube is not None
+        api = self.kube.api
+        self.elector = LeaderElector(api, lo.namespace, lo.name, identity=lo.identity,
                                      timings=LeaseTimings(lo.lease_duration, lo.renew_deadline, lo.retry_period))
-        writer = StatusWriter(self.kube.api, lambda: self.elector.is_leader)
+        writer = StatusWriter(api, lambda: self.elector.is_leader)
         self.status = StatusReporter(lambda: self.controller.snapshot, self.store.resources,
                                      lambda: self.controller.ready, lambda: self.elector.is_leader, writer,
                                      lo.status_interval)

@@ -141,7 +141,7 @@ class LeaderElector:
             return False
         spec = lease.spec or client.V1LeaseSpec()
         holder = spec.holder_identity or ""
-        record = (holder, str(spec.renew_time), str(lease.metadata.resource_version))
+        record = (holder, str(spec.renew_time), str(getattr(lease.metadata, "resource_version", "")))
         if record != self._observed:
             self._observed, self._observed_at = record, self.clock()
         duration = spec.lease_duration_seconds or self.timings.lease_duration
