@@ -4,14 +4,15 @@ source address. Returned as a plain dict (written as YAML), so no protobufs are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pilot.bootstrap_stats import STATS_PORT, add_stats, identity_for
+from pilot.bootstrap_xds import ads_retry_policy, parse_addresses, xds_cluster
 from pilot.model.proxy import NodeId
 
 
-def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_address: str = "",
+def bootstrap(node_id: str, *, xds_address: str | Sequence[str] = "127.0.0.1:15010", admin_address: str = "",
               token: str = "", delta: bool = False, xds_root_cert: str = "", xds_san: str = "",
               labels: Mapping[str, str] | None = None, workload_name: str = "", stats_port: int = STATS_PORT,
               service_cluster: str = "", interception_mode: str = "") -> dict[str, Any]:
@@ -19,17 +20,17 @@ def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_addre
     `labels` (the pod's) and `workload_name` name the proxy in its metrics; Prometheus stats are served
     on `<admin IP>:stats_port` (0: not at all), see docs/telemetry-metrics.md. `service_cluster` is
     node.cluster, the service name Zipkin spans carry (Istio: `<app>.<namespace>`). `interception_mode`
-    REDIRECT (iptables capture) goes into node metadata as Istio's INTERCEPTION_MODE."""
+    REDIRECT (iptables capture) goes into node metadata as Istio's INTERCEPTION_MODE. Several
+    `xds_address`es are replicas of one control plane (bootstrap_xds.py: failover)."""
     node = NodeId.parse(node_id)
-    xds_host, _, xds_port = xds_address.rpartition(":")
     admin_host, _, admin_port = (admin_address or f"{_admin_ip(node.ip)}:15000").rpartition(":")
-    grpc_service: dict[str, Any] = {"envoy_grpc": {"cluster_name": "xds-grpc"}}
+    grpc_service: dict[str, Any] = {"envoy_grpc": {"cluster_name": "xds-grpc", "retry_policy": ads_retry_policy()}}
     if token:
         # The control plane authenticates the stream by this credential (bound to ns, sa and pod).
         grpc_service["initial_metadata"] = [{"key": "authorization", "value": f"Bearer {token}"}]
-    xds_cluster = _xds_cluster(xds_host, int(xds_port))
+    cluster = xds_cluster(parse_addresses(xds_address))
     if xds_root_cert:
-        xds_cluster["transport_socket"] = _xds_tls_socket(xds_root_cert, xds_san)
+        cluster["transport_socket"] = _xds_tls_socket(xds_root_cert, xds_san)
     doc = {
         "node": {
             "id": node_id,
@@ -46,7 +47,7 @@ def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_addre
             "cds_config": {"ads": {}, "resource_api_version": "V3"},
             "lds_config": {"ads": {}, "resource_api_version": "V3"},
         },
-        "static_resources": {"clusters": [xds_cluster]},
+        "static_resources": {"clusters": [cluster]},
         # On loopback every sidecar would otherwise connect from 127.0.0.1; binding upstream
         # connections to the pod IP lets servers (and RBAC ipBlocks) tell clients apart.
         "cluster_manager": {"upstream_bind_config": {"source_address": {"address": node.ip,
@@ -54,22 +55,6 @@ def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_addre
     }
     return add_stats(doc, identity_for(node.pod, node.namespace, labels, workload_name), admin_host,
                      int(admin_port), stats_port)
-
-
-def _xds_cluster(host: str, port: int) -> dict[str, Any]:
-    return {
-        "name": "xds-grpc",
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        # Without HTTP/2 on the xDS cluster Envoy hangs silently in cm init.
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}},
-            }},
-        "load_assignment": {"cluster_name": "xds-grpc", "endpoints": [{"lb_endpoints": [{"endpoint": {
-            "address": {"socket_address": {"address": host, "port_value": port}}}}]}]},
-    }
 
 
 def _xds_tls_socket(root_cert_file: str, san: str) -> dict[str, Any]:

@@ -38,11 +38,30 @@ def _serve(args: argparse.Namespace) -> int:
                         security=_security_options(args), ratelimit_address=args.ratelimit_address,
                         ratelimit_redis=args.ratelimit_redis, activator=activator_options(args))
     try:
+        opts.leader = _leader_options(args)
+    except ValueError as problem:
+        print(f"pilot serve: {problem}", file=sys.stderr)
+        return 2
+    try:
         asyncio.run(serve_forever(opts))
     except Exception as exc:
         raise_start_failure(exc)
         raise
     return 0
+
+
+def _leader_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import os
+
+    from pilot.model.durations import parse_duration
+    from pilot.server_main import LeaderOptions
+
+    times = [parse_duration(t) for t in (args.lease_duration, args.renew_deadline, args.retry_period)]
+    if not times[0] > times[1] > 1.2 * times[2] > 0:
+        raise ValueError("leader election needs --lease-duration > --renew-deadline > 1.2 x --retry-period > 0")
+    return LeaderOptions(enabled=args.leader_election,
+                         namespace=args.leader_namespace or os.environ.get("POD_NAMESPACE") or "istio-system",
+                         lease_duration=times[0], renew_deadline=times[1], retry_period=times[2])
 
 
 def _security_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -68,7 +87,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
     try:
         token = _proxy_token(args)
         root, san = _xds_tls_trust(args)
-        doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
+        doc = bootstrap(args.node_id, xds_address=args.xds_address or ["127.0.0.1:15010"],
+                        admin_address=args.admin_address or "",
                         token=token, xds_root_cert=root, xds_san=san, delta=args.delta,
                         labels=_labels(args.label or []), workload_name=args.workload_name,
                         stats_port=args.stats_port, service_cluster=args.service_cluster,
@@ -219,6 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     s.add_argument("--context", metavar="NAME", help="kubeconfig context")
     s.add_argument("--namespaces", metavar="A,B", help="watch only these namespaces")
+    s.add_argument("--leader-election", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --kube, only the replica holding the Lease writes status (analysis messages)")
+    s.add_argument("--leader-namespace", metavar="NS", help="namespace of the Lease (default $POD_NAMESPACE, "
+                   "else istio-system)")
+    s.add_argument("--lease-duration", default="15s", help="leader election: how long a Lease holds unrenewed")
+    s.add_argument("--renew-deadline", default="10s", help="leader election: the leader steps down when it "
+                   "could not renew for this long")
+    s.add_argument("--retry-period", default="2s", help="leader election: time between attempts")
     s.add_argument("--webhook-address", default="", metavar="HOST:PORT",
                    help="serve the validating admission webhook (POST /validate) over HTTPS here")
     s.add_argument("--webhook-cert-dir", default="", metavar="DIR", help="tls.crt and tls.key for the webhook")
@@ -244,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bootstrap", help="write an Envoy bootstrap for one sidecar or gateway")
     b.add_argument("--node-id", required=True, help="sidecar~IP~POD.NS~NS.svc.cluster.local")
-    b.add_argument("--xds-address", default="127.0.0.1:15010")
+    b.add_argument("--xds-address", action="append", metavar="HOST:PORT",
+                   help="the control plane (default 127.0.0.1:15010); repeat for each replica: the sidecar "
+                   "spreads over them and fails over to another when one goes away")
     b.add_argument("--admin-address", default="")
     b.add_argument("--delta", action="store_true", help="incremental (delta) ADS instead of state of the world")
     b.add_argument("--service-cluster", default="", metavar="APP.NS",

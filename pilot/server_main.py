@@ -29,11 +29,26 @@ from pilot.security.redact import redact_private_keys
 from pilot.security.wiring import SecurityOptions, install_security
 from pilot.sources.files import FileSource
 from pilot.sources.store import ConfigStore
+from pilot.status_report import StatusReporter
 from pilot.validation import validate_document, validate_resource
 from pilot.xds.cache import ResourceCache
 from pilot.xds.server import XdsHooks, XdsServer
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LeaderOptions:
+    """Kube mode: which Lease elects the one replica that writes status, and client-go's timings."""
+
+    enabled: bool = True
+    namespace: str = "istio-system"
+    name: str = "meshpilot-analyze-leader"
+    identity: str = ""  # default: hostname_random
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    status_interval: float = 1.0
 
 
 @dataclass
@@ -57,6 +72,7 @@ class ServeOptions:
     webhook_cert_dir: str = ""
     security: SecurityOptions | None = None  # None: no CA, plaintext, no SDS
     activator: Any = None  # pilot.activator.options.ActivatorOptions: Knative scale from/to zero
+    leader: LeaderOptions = field(default_factory=LeaderOptions)
 
 
 class ControlPlane:
@@ -82,6 +98,10 @@ class ControlPlane:
             lambda: self.controller.snapshot, self.xds.sync_status, self.config_dump_of),
             DashboardOptions.from_env()).routes())
         self.kube = self._make_kube_source() if opts.kube else None
+        self.elector: Any = None
+        self.status: StatusReporter | None = None
+        if self.kube is not None and opts.leader.enabled:
+            self._make_leader_status()
         self.knative = self._make_knative()
         self.webhook: Any = None
         self.xds_port = 0
@@ -108,8 +128,28 @@ class ControlPlane:
         if self.kube is not None:
             from pilot.sources.kube.status import StatusWriter
 
-            writer = StatusWriter(self.kube.api).write
+            write = StatusWriter(self.kube.api).write
+            elector = self.elector
+
+            def writer(*args: Any) -> bool:
+                # Only the leader writes status, so two replicas never fight over it.
+                return elector is None or (elector.is_leader and write(*args))
+
+            return KnativeRuntime(self.controller, self.opts.mesh_config.domain_suffix, writer)
         return KnativeRuntime(self.controller, self.opts.mesh_config.domain_suffix, writer)
+
+    def _make_leader_status(self) -> None:
+        from pilot.sources.kube import LeaderElector, LeaseTimings, StatusWriter
+
+        lo = self.opts.leader
+        assert self.kube is not None
+        api = self.kube.api
+        self.elector = LeaderElector(api, lo.namespace, lo.name, identity=lo.identity,
+                                     timings=LeaseTimings(lo.lease_duration, lo.renew_deadline, lo.retry_period))
+        writer = StatusWriter(api, lambda: self.elector.is_leader)
+        self.status = StatusReporter(lambda: self.controller.snapshot, self.store.resources,
+                                     lambda: self.controller.ready, lambda: self.elector.is_leader, writer,
+                                     lo.status_interval)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -121,15 +161,23 @@ class ControlPlane:
             loop.call_soon_threadsafe(self.debouncer.event, set[object](keys))
 
         self.store.subscribe(on_change)
-        for fs in self.files:
-            fs.start()
-        if self.kube is not None:
-            self.kube.start()
         if self.opts.webhook_address:
             self._start_webhook()
         if not self.opts.config_dirs and self.kube is None:
             self.store.register("empty")
             self.store.mark_synced("empty")
+        # Listen before reading any source: until every source has synced a (re)started replica answers
+        # /ready 503 and refuses ADS streams with UNAVAILABLE (MeshController.on_connect), so a sidecar
+        # that lists several replicas retries on to one that is synced and keeps its config meanwhile.
+        self.xds_port = await self.xds.start(self.opts.xds_address)
+        self.http_port = await self.http.start(self.opts.http_address)
+        if self.kube is not None:
+            self.kube.start()
+        if self.elector is not None and self.status is not None:
+            self.elector.start()
+            self.status.start()
+        for fs in self.files:
+            await fs.start_off_loop()
         await self.controller.push_all()
         self.gc.collect_now()  # the first snapshot is the bulk of what stays alive: freeze it now
         self.controller.on_work = self.gc.activity
@@ -137,8 +185,6 @@ class ControlPlane:
         self.knative.start(self.debouncer.event)
         if self.security is not None:
             self.security.start()
-        self.xds_port = await self.xds.start(self.opts.xds_address)
-        self.http_port = await self.http.start(self.opts.http_address)
         log.info("meshpilot serving xDS on %s:%d, HTTP on %s:%d",
                  self.opts.xds_address.rpartition(":")[0], self.xds_port,
                  self.opts.http_address.rpartition(":")[0], self.http_port)
@@ -171,6 +217,10 @@ class ControlPlane:
         await self.debouncer.stop()
         await self.knative.stop()
         self.gc.stop()
+        if self.status is not None:
+            await self.status.stop()
+        if self.elector is not None:
+            await asyncio.to_thread(self.elector.stop)  # hands the Lease over at once
         if self.kube is not None:
             await asyncio.to_thread(self.kube.stop)
         if self.webhook is not None:

@@ -95,6 +95,15 @@ class FileSource:
 
     def start(self) -> None:
         self.load()
+        self.start_watching()
+
+    async def start_off_loop(self) -> None:
+        """`start()` with the first full load in a worker thread: the loop keeps serving (/ready 503,
+        xDS UNAVAILABLE) while a big tree is read; the source counts as synced once it is loaded."""
+        await asyncio.to_thread(self.load)
+        self.start_watching()
+
+    def start_watching(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.watch(), name="file-source-watch")
 
     async def stop(self) -> None:

@@ -47,14 +47,19 @@ class MeshRunner:
             self.extra_serve_args += ["--xds-tls"] if xds_tls else []
         self.xds_tls = xds_tls and ca_dir is not None
         self.control_plane: Proc | None = None
+        # Further `pilot serve` replicas the Envoys also know (pilot.testing.replicas).
+        self.replica_xds_ports: list[int] = []
         self.envoys: dict[str, Proc] = {}
         self.delta = delta  # Envoys use incremental (delta) ADS
 
     # ---- processes -----------------------------------------------------------------------------
+    def serve_argv(self, xds_port: int, http_port: int) -> list[str]:
+        return [sys.executable, "-m", "pilot", "serve", "--config", str(self.config_dir),
+                "--xds-address", f"127.0.0.1:{xds_port}", "--http-address", f"127.0.0.1:{http_port}",
+                *self.extra_serve_args]
+
     def start_control_plane(self, wait: bool = True) -> Proc:
-        argv = [sys.executable, "-m", "pilot", "serve", "--config", str(self.config_dir),
-                "--xds-address", f"127.0.0.1:{self.xds_port}", "--http-address",
-                f"127.0.0.1:{self.http_port}", *self.extra_serve_args]
+        argv = self.serve_argv(self.xds_port, self.http_port)
         self.control_plane = self.group.start("pilot", argv, env=python_env())
         if wait:
             wait_until(lambda: self.http("/ready")[0] == 200, 20, what="control plane /ready")
@@ -77,7 +82,8 @@ class MeshRunner:
         return proc
 
     def start_envoy(self, pod: PodSpec, log_level: str = "warn") -> Proc:
-        bs = bootstrap(pod.node_id, xds_address=f"127.0.0.1:{self.xds_port}", admin_address=f"{pod.admin}:15000",
+        xds = [f"127.0.0.1:{p}" for p in (self.xds_port, *self.replica_xds_ports)]
+        bs = bootstrap(pod.node_id, xds_address=xds, admin_address=f"{pod.admin}:15000",
                        delta=self.delta, token=self.proxy_token(pod), labels=pod.labels,
                        service_cluster=f"{pod.service}.{pod.namespace}",
                        xds_root_cert=self._xds_trust().get("xds_root_cert", ""),

@@ -41,9 +41,23 @@ def test_cluster_role_grants_get_list_watch_on_every_watched_kind(by_kind: dict[
     for info in KINDS.values():
         for verb in ("get", "list", "watch"):
             assert (info.group, info.plural, verb) in granted, (info.kind, verb)
-    writes = {(g, r) for g, r, v in granted if v not in ("get", "list", "watch")}
-    # Read-only, except the status of Knative objects, which meshpilot reports on (docs/knative.md).
-    assert writes == {("serving.knative.dev", f"{r}/status") for r in ("services", "configurations", "routes")}
+    writes = {(g, r, v) for g, r, v in granted if v not in ("get", "list", "watch")}
+    # The only writes: the Lease leader's analysis messages into the status of Istio kinds, and the status
+    # of Knative objects, which meshpilot reports on (docs/knative.md).
+    istio = {(i.group, f"{i.plural}/status", "patch") for i in KINDS.values() if i.group.endswith("istio.io")}
+    knative = {("serving.knative.dev", f"{r}/status", v) for r in ("services", "configurations", "routes")
+               for v in ("patch", "update")}
+    assert writes == istio | knative
+
+
+def test_leader_election_role_covers_the_lease(by_kind: dict[str, list[Any]]) -> None:
+    (role,) = by_kind["Role"]
+    (binding,) = by_kind["RoleBinding"]
+    granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+               for v in rule["verbs"]}
+    assert granted == {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["name"] == "meshpilot"
 
 
 def test_binding_service_and_deployment_fit_together(by_kind: dict[str, list[Any]]) -> None:

@@ -149,6 +149,9 @@ class KubeApiHandler(BaseHTTPRequestHandler):
         doc = self._json(body)
         if not isinstance(doc, dict):
             raise bad_request("the body of the request must be an object")
+        if not t.resource.unconditional_update and not (doc.get("metadata") or {}).get("resourceVersion"):
+            raise ApiError(422, "Invalid", f'{t.resource.kind} "{t.name}" is invalid: metadata.resourceVersion: '
+                                           "Invalid value: 0x0: must be specified for an update")
         obj = self.api.state.update(t.resource, t.namespace, t.name, lambda old: doc, t.subresource)
         self._send(200, self._render(t, obj))
 

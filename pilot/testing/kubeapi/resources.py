@@ -36,6 +36,9 @@ class ApiResource:
     namespaced: bool
     builtin: bool
     status_subresource: bool
+    # False where the real registry strategy refuses a PUT without metadata.resourceVersion (422), as
+    # coordination.k8s.io Leases do: a leader election write must name the version it read.
+    unconditional_update: bool = True
 
     @property
     def storage_key(self) -> tuple[str, str]:
@@ -63,7 +66,13 @@ def default_resources() -> list[ApiResource]:
             # Secrets and EndpointSlices have no status; every Istio CRD declares `subresources: status`.
             status_subresource=info.kind not in ("Secret", "EndpointSlice"),
         ))
+    out.append(LEASE)
     return out
+
+
+# What client-go's and the `kubernetes` client's leader election lock on.
+LEASE = ApiResource(group="coordination.k8s.io", versions=("v1",), plural="leases", kind="Lease",
+                    namespaced=True, builtin=True, status_subresource=False, unconditional_update=False)
 
 
 def api_resource_list(group_version: str, resources: Iterable[ApiResource]) -> dict[str, Any]:
