@@ -81,7 +81,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
     from pilot.cli_serve_checks import check_address
     from pilot.model.proxy import NodeIdError
 
-    check_address("--xds-address", args.xds_address)
+    for address in args.xds_address or []:
+        check_address("--xds-address", address)
     if args.admin_address:
         check_address("--admin-address", args.admin_address)
     try:

@@ -128,14 +128,9 @@ class ControlPlane:
         if self.kube is not None:
             from pilot.sources.kube.status import StatusWriter
 
-            write = StatusWriter(self.kube.api).write
-            elector = self.elector
-
-            def writer(*args: Any) -> bool:
-                # Only the leader writes status, so two replicas never fight over it.
-                return elector is None or (elector.is_leader and write(*args))
-
-            return KnativeRuntime(self.controller, self.opts.mesh_config.domain_suffix, writer)
+            # Every replica writes the same Knative status (an idempotent merge patch); gating it on the
+            # Lease would need a rewrite on takeover, which the Knative runtime does not do yet.
+            writer = StatusWriter(self.kube.api).write
         return KnativeRuntime(self.controller, self.opts.mesh_config.domain_suffix, writer)
 
     def _make_leader_status(self) -> None:
