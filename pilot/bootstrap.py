@@ -14,11 +14,12 @@ from pilot.model.proxy import NodeId
 def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_address: str = "",
               token: str = "", delta: bool = False, xds_root_cert: str = "", xds_san: str = "",
               labels: Mapping[str, str] | None = None, workload_name: str = "", stats_port: int = STATS_PORT,
-              service_cluster: str = "") -> dict[str, Any]:
+              service_cluster: str = "", interception_mode: str = "") -> dict[str, Any]:
     """`xds_root_cert` (a PEM file) turns on TLS to the control plane, which must present `xds_san`.
     `labels` (the pod's) and `workload_name` name the proxy in its metrics; Prometheus stats are served
     on `<admin IP>:stats_port` (0: not at all), see docs/telemetry-metrics.md. `service_cluster` is
-    node.cluster, the service name Zipkin spans carry (Istio: `<app>.<namespace>`)."""
+    node.cluster, the service name Zipkin spans carry (Istio: `<app>.<namespace>`). `interception_mode`
+    REDIRECT (iptables capture) goes into node metadata as Istio's INTERCEPTION_MODE."""
     node = NodeId.parse(node_id)
     xds_host, _, xds_port = xds_address.rpartition(":")
     admin_host, _, admin_port = (admin_address or f"{_admin_ip(node.ip)}:15000").rpartition(":")
@@ -35,7 +36,8 @@ def bootstrap(node_id: str, *, xds_address: str = "127.0.0.1:15010", admin_addre
             # Envoy refuses ADS without node.cluster; Istio uses <app>.<namespace>, which only the
             # caller knows (the node id names the pod), so the pod name stands in by default.
             "cluster": service_cluster or f"{node.pod}.{node.namespace}",
-            "metadata": {"NAMESPACE": node.namespace, "POD_NAME": node.pod, "INSTANCE_IPS": node.ip},
+            "metadata": {"NAMESPACE": node.namespace, "POD_NAME": node.pod, "INSTANCE_IPS": node.ip,
+                         **({"INTERCEPTION_MODE": interception_mode} if interception_mode else {})},
         },
         "admin": {"address": {"socket_address": {"address": admin_host, "port_value": int(admin_port)}}},
         "dynamic_resources": {

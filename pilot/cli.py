@@ -60,7 +60,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
         doc = bootstrap(args.node_id, xds_address=args.xds_address, admin_address=args.admin_address or "",
                         token=token, xds_root_cert=root, xds_san=san, delta=args.delta,
                         labels=_labels(args.label or []), workload_name=args.workload_name,
-                        stats_port=args.stats_port, service_cluster=args.service_cluster)
+                        stats_port=args.stats_port, service_cluster=args.service_cluster,
+                        interception_mode="REDIRECT" if args.capture else "")
     except (NodeIdError, LookupError, ValueError) as exc:
         print(f"pilot bootstrap: {exc}", file=sys.stderr)
         return 2
@@ -239,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "less Kubernetes' generated suffixes)")
     b.add_argument("--stats-port", type=int, default=15090,
                    help="serve Prometheus stats on <admin IP>:PORT/stats/prometheus (0: do not)")
+    b.add_argument("--capture", action="store_true", help="the pod's traffic is captured by iptables "
+                   "(istio-init's REDIRECT to 15001/15006): node metadata INTERCEPTION_MODE=REDIRECT asks "
+                   "for Istio's virtualOutbound/virtualInbound layout (docs/captured-layout.md)")
     b.add_argument("-o", "--output", default="-")
     b.set_defaults(func=_bootstrap)
 

@@ -211,7 +211,7 @@ class MeshController:
         arrived = time.monotonic()
         node_id = str(getattr(node, "id", ""))
         try:
-            parsed = NodeId.parse(node_id)
+            parsed = NodeId.parse(node_id, interception_mode(node))
         except NodeIdError as exc:
             raise StreamRefused(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from exc
         if not self.ready or self.snapshot is None:
@@ -245,3 +245,10 @@ class MeshController:
         self.translation_findings.pop(node_id, None)
         self.stats.proxies.pop(node_id, None)
         log.info("proxy disconnected: %s", node_id)
+
+
+def interception_mode(node: object) -> str:
+    """Istio's node metadata `INTERCEPTION_MODE` (REDIRECT when istio-init's iptables capture the pod)."""
+    fields = getattr(getattr(node, "metadata", None), "fields", None)
+    value = fields.get("INTERCEPTION_MODE") if fields is not None else None
+    return str(getattr(value, "string_value", "") or "")

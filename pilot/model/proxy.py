@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PROXY_TYPES = ("sidecar", "router")
+# Istio's node metadata INTERCEPTION_MODE: REDIRECT (istio-init's iptables REDIRECT) and TPROXY capture
+# the pod's traffic into 15001/15006; NONE (and, in meshpilot, no value at all) means every listener
+# binds its own address, the loopback layout (loopback-mesh.md, captured-layout.md).
+CAPTURING_MODES = ("REDIRECT", "TPROXY")
 
 
 class NodeIdError(ValueError):
@@ -24,9 +28,10 @@ class NodeId:
     pod: str
     namespace: str
     domain: str
+    interception: str = ""  # node metadata INTERCEPTION_MODE; not part of the id
 
     @classmethod
-    def parse(cls, node_id: str) -> NodeId:
+    def parse(cls, node_id: str, interception: str = "") -> NodeId:
         parts = node_id.split("~")
         if len(parts) != 4:
             raise NodeIdError(f"node id {node_id!r} must have 4 '~'-separated parts: "
@@ -37,7 +42,7 @@ class NodeId:
         pod, dot, namespace = pod_ns.rpartition(".")
         if not dot or not pod or not namespace:
             raise NodeIdError(f"node id {node_id!r}: third part must be <pod>.<namespace>")
-        return cls(ptype, ip, pod, namespace, domain)
+        return cls(ptype, ip, pod, namespace, domain, interception.upper())
 
     def __str__(self) -> str:
         return f"{self.type}~{self.ip}~{self.pod}.{self.namespace}~{self.domain}"
@@ -58,6 +63,12 @@ class ProxyView:
     labels: tuple[tuple[str, str], ...] = ()
     service_account: str = "default"
     known: bool = True  # False when no workload in the registry has this IP
+    interception: str = ""  # the proxy's INTERCEPTION_MODE (node metadata); "" = loopback layout
+
+    @property
+    def captured(self) -> bool:
+        """Whether iptables sends the pod's traffic to 15001/15006 (Istio's standard sidecar layout)."""
+        return self.interception in CAPTURING_MODES and not self.is_gateway
 
     @property
     def label_map(self) -> dict[str, str]:

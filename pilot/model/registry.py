@@ -58,6 +58,9 @@ class Service:
     resolution: str = "STATIC"  # STATIC (EDS) | DNS | NONE
     addresses: tuple[str, ...] = ()
     export_to: tuple[str, ...] = ("*",)
+    # Kubernetes `spec.clusterIP` ("" when absent or headless `None`): the VIP captured sidecars match
+    # TCP traffic on (captured-layout.md) and an HTTP Host the route configuration answers to.
+    cluster_ip: str = ""
 
     def port(self, number: int) -> ServicePort | None:
         return next((p for p in self.ports if p.port == number), None)
@@ -109,8 +112,13 @@ def service_from_resource(res: Resource, domain_suffix: str = DEFAULT_DOMAIN_SUF
         ))
     return Service(
         name=res.name, namespace=res.namespace, hostname=f"{res.name}.{res.namespace}.{domain_suffix}",
-        ports=tuple(ports), selector=dict(spec.get("selector") or {}),
+        ports=tuple(ports), selector=dict(spec.get("selector") or {}), cluster_ip=_cluster_ip(spec),
     )
+
+
+def _cluster_ip(spec: Mapping[str, object]) -> str:
+    ip = str(spec.get("clusterIP") or "")
+    return "" if ip.lower() == "none" else ip
 
 
 def workload_from_pod(res: Resource) -> Workload | None:

@@ -81,9 +81,10 @@ class MeshSnapshot:
         w = self.workload(node.namespace, node.ip)
         if w is None:
             return ProxyView(type=node.type, ip=node.ip, name=node.pod, namespace=node.namespace,
-                             known=False)
+                             known=False, interception=node.interception)
         return ProxyView(type=node.type, ip=w.ip, name=w.name, namespace=w.namespace,
-                         labels=tuple(sorted(w.labels.items())), service_account=w.service_account)
+                         labels=tuple(sorted(w.labels.items())), service_account=w.service_account,
+                         interception=node.interception)
 
     @cached_property
     def memo(self) -> dict[object, Any]:

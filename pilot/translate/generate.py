@@ -8,6 +8,7 @@ from pilot.model.findings import Finding
 from pilot.model.proxy import ProxyView
 from pilot.model.scope import sidecar_for, visible_services
 from pilot.model.snapshot import MeshSnapshot
+from pilot.translate.captured import captured_layout
 from pilot.translate.clusters import build_clusters
 from pilot.translate.endpoints import build_endpoints
 from pilot.translate.envoyfilter import apply_envoy_filters
@@ -59,12 +60,14 @@ def generate_sidecar(snapshot: MeshSnapshot, view: ProxyView) -> Resources:
             listeners[lis.name] = pack(lis)
             continue
         routes[str(port)] = outbound_route_any(snapshot, view, port, services, sidecar)
-    return {
+    loopback = {
         CLUSTER: build_clusters(snapshot, view, services, sidecar),
         ENDPOINT: build_endpoints(snapshot, view, services, sidecar),
         LISTENER: listeners,
         ROUTE: routes,
     }
+    # iptables capture (node metadata INTERCEPTION_MODE): Istio's virtualOutbound/virtualInbound layout
+    return captured_layout(snapshot, view, sidecar, services, loopback) if view.captured else loopback
 
 
 def finish(snapshot: MeshSnapshot, view: ProxyView, resources: Resources) -> tuple[Resources, list[Finding]]:

@@ -16,7 +16,7 @@ https://istio.io/latest/docs/reference/config/security/authorization-policy/
 
 from __future__ import annotations
 
-from envoy.config.listener.v3.listener_components_pb2 import Filter, FilterChain
+from envoy.config.listener.v3.listener_components_pb2 import Filter, FilterChain, ListenerFilter
 from envoy.config.listener.v3.listener_pb2 import Listener
 from envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2 import (
     HttpConnectionManager,
@@ -31,6 +31,7 @@ from pilot.model.snapshot import MeshSnapshot
 from pilot.translate.pb import pack
 from pilot.translate.rbac import build_http_rbac_filters, build_network_rbac_filters
 from pilot.translate.tls import inbound_filter_chains
+from pilot.translate.virtual_inbound import VIRTUAL_INBOUND, is_blackhole
 
 HCM = "envoy.filters.network.http_connection_manager"
 INBOUND = 1  # core.v3.TrafficDirection.INBOUND
@@ -64,22 +65,45 @@ class InboundSecurity:
         packed.Unpack(lis)
         if self.view.is_gateway:
             return self._gateway(lis, packed)
+        if lis.name == VIRTUAL_INBOUND:
+            return self._virtual_inbound(lis)
         if lis.traffic_direction != INBOUND or len(lis.filter_chains) != 1:
             return packed
-        chain = lis.filter_chains[0]
+        chains, listener_filters = self._secured(_copy(lis.filter_chains[0]), lis.address.socket_address.port_value)
+        del lis.filter_chains[:]
+        lis.filter_chains.extend(chains)
+        lis.listener_filters.extend(listener_filters)
+        return pack(lis)
+
+    def _virtual_inbound(self, lis: Listener) -> AnyPb:
+        """A captured sidecar's :15006 listener: each chain secured for the port it matches (the
+        passthrough chain, matching no port, under the workload-wide mode); the blackhole chain as is."""
+        chains: list[FilterChain] = []
+        inspectors: dict[str, ListenerFilter] = {}
+        for chain in map(_copy, lis.filter_chains):
+            if is_blackhole(chain):
+                chains.append(chain)
+                continue
+            secured, listener_filters = self._secured(chain, chain.filter_chain_match.destination_port.value)
+            chains.extend(secured)
+            inspectors.update((f.name, f) for f in listener_filters)
+        del lis.filter_chains[:]
+        lis.filter_chains.extend(chains)
+        lis.listener_filters.extend(f for name, f in inspectors.items()
+                                    if name not in {g.name for g in lis.listener_filters})
+        return pack(lis)
+
+    def _secured(self, chain: FilterChain, port: int) -> tuple[list[FilterChain], list[ListenerFilter]]:
+        """One inbound chain with RBAC, and as the chains of the port's mTLS mode when mTLS is on."""
         http = bool(chain.filters) and chain.filters[0].name == HCM
         filters = self._with_rbac(list(chain.filters), http)
-        if self.mtls:
-            port = lis.address.socket_address.port_value
-            mode = effective_mtls_mode(self.snapshot, self.view, port)
-            chains = inbound_filter_chains(mode, http, lambda _mtls: list(filters), match=chain.filter_chain_match)
-            del lis.filter_chains[:]
-            lis.filter_chains.extend(_named(chain.name, chains.filter_chains))
-            lis.listener_filters.extend(chains.listener_filters)
-        else:
+        if not self.mtls:
             del chain.filters[:]
             chain.filters.extend(filters)
-        return pack(lis)
+            return [chain], []
+        mode = effective_mtls_mode(self.snapshot, self.view, port)
+        chains = inbound_filter_chains(mode, http, lambda _mtls: list(filters), match=chain.filter_chain_match)
+        return _named(chain.name, chains.filter_chains), chains.listener_filters
 
     def _gateway(self, lis: Listener, packed: AnyPb) -> AnyPb:
         """A gateway's own listeners are where its traffic arrives: every chain gets the RBAC filters of
@@ -104,6 +128,12 @@ class InboundSecurity:
         del manager.http_filters[:]
         manager.http_filters.extend([*self.http_rbac, *existing])
         return [Filter(name=filters[0].name, typed_config=pack(manager)), *filters[1:]]
+
+
+def _copy(chain: FilterChain) -> FilterChain:
+    out = FilterChain()
+    out.CopyFrom(chain)
+    return out
 
 
 def _named(base: str, chains: list[FilterChain]) -> list[FilterChain]:

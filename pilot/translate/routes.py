@@ -181,6 +181,8 @@ def domains_for(svc: Service, port: int, proxy_ns: str) -> list[str]:
     if short:
         hosts.extend(h for h in short if h != svc.name or svc.namespace == proxy_ns)
     hosts.extend(svc.addresses)
+    if svc.cluster_ip:
+        hosts.append(svc.cluster_ip)  # istiod's virtual hosts answer to the ClusterIP too
     return [d for h in hosts for d in (h, f"{h}:{port}")]
 
 
