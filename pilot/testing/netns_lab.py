@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -149,6 +150,8 @@ class NetnsLab:
 
     def wait_ready(self, timeout: float = 30) -> None:
         for pod in self.layout.pods:
+            for port in pod.ports:  # from root on lo: left alone by the capture rules, so this is the app
+                wait_until(lambda p=pod, n=port: self.listening(p, n), timeout, what=f"app {pod.name}:{port}")
             wait_until(lambda p=pod: self.admin(p, "/ready")[0] == 200, timeout, what=f"envoy {pod.name} ready")
         wait_until(self.all_synced, timeout, what="every proxy SYNCED in /debug/syncz")
 
@@ -159,6 +162,14 @@ class NetnsLab:
     def admin(self, pod: LabPod, path: str) -> tuple[int, bytes]:
         """GET on the pod's Envoy admin (127.0.0.1:15000 inside the pod)."""
         return netns.in_netns(self.netns_of(pod), lambda: http_get(f"http://127.0.0.1:{ADMIN_PORT}{path}"))
+
+    def listening(self, pod: LabPod, port: int) -> bool:
+        def probe() -> bool:
+            with socket.socket() as s:
+                s.settimeout(0.5)
+                return s.connect_ex(("127.0.0.1", port)) == 0
+
+        return netns.in_netns(self.netns_of(pod), probe)
 
     def all_synced(self) -> bool:
         status = {s["proxy"]: s for s in json.loads(self.http("/debug/syncz")[1])}

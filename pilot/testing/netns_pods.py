@@ -28,8 +28,8 @@ APP_UID = 1500  # any uid but 1337 (and root): what istio-init's owner match see
 
 def pod_bootstrap(pod: LabPod, xds_socket: Path, token: str = "") -> dict[str, Any]:
     doc = bootstrap(pod.node_id, xds_address="127.0.0.1:15010", admin_address=f"127.0.0.1:{ADMIN_PORT}",
-                    token=token, labels=pod.label_map, service_cluster=f"{pod.app}.{pod.namespace}")
-    doc["node"]["metadata"]["INTERCEPTION_MODE"] = "REDIRECT"
+                    token=token, labels=pod.label_map, service_cluster=f"{pod.app}.{pod.namespace}",
+                    interception_mode="REDIRECT")
     doc.pop("cluster_manager", None)
     for cluster in doc["static_resources"]["clusters"]:
         if cluster["name"] == "xds-grpc":
