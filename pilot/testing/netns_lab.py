@@ -163,6 +163,15 @@ class NetnsLab:
         """GET on the pod's Envoy admin (127.0.0.1:15000 inside the pod)."""
         return netns.in_netns(self.netns_of(pod), lambda: http_get(f"http://127.0.0.1:{ADMIN_PORT}{path}"))
 
+    def cluster_ip(self, service: str, namespace: str = "default") -> str:
+        return next(s.cluster_ip for s in self.layout.services if (s.name, s.namespace) == (service, namespace))
+
+    def envoy_counter(self, pod: LabPod, suffix: str) -> int:
+        """Sum of the pod's Envoy counters whose name ends with `suffix`."""
+        body = self.admin(pod, f"/stats?filter={suffix}")[1].decode()
+        return sum(int(v) for n, _, v in (line.partition(": ") for line in body.splitlines())
+                   if n.endswith(suffix) and v.strip().isdigit())
+
     def listening(self, pod: LabPod, port: int) -> bool:
         def probe() -> bool:
             with socket.socket() as s:
