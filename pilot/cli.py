@@ -286,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pilot.dashboard.command import add_dashboard_command
 
     add_dashboard_command(sub)
+    from pilot.cli_mesh import add_mesh_commands
+
+    add_mesh_commands(sub)
     return p
 
 

@@ -38,6 +38,9 @@ from pilot.testing.runner import python_env
 STATE_DIR = Path("/run/meshpilot")
 MARKER_ENV = "MESHPILOT_LAB"  # every process of a lab carries its prefix, so a leftover PID can be told
 BRIDGE = "br0"
+# No DNS server in the lab (names are in /etc/hosts): without this the host's resolver, unreachable from
+# a pod, makes every reverse lookup (Python's HTTPServer does one at bind) wait 10 s for its timeout.
+RESOLV_CONF = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
 
 
 class LabError(RuntimeError):
@@ -46,7 +49,10 @@ class LabError(RuntimeError):
 
 class NetnsLab:
     def __init__(self, docs: Iterable[Mapping[str, Any]], group: ProcessGroup | None = None, ca: bool = True,
-                 app_uid: int = APP_UID) -> None:
+                 app_uid: int = APP_UID, watch: Iterable[Path] = (), http_port: int = 0, owner: str = "kit"
+                 ) -> None:
+        """`docs`: the workloads (laid out once); `watch`: more config files or directories the control
+        plane reads and follows live; `owner`: "mesh-up" when `pilot mesh down` may signal our process."""
         self.layout: LabLayout = lay_out(docs)
         self.group = group or ProcessGroup()
         self.workdir = self.group.workdir
@@ -56,7 +62,9 @@ class NetnsLab:
         self.app_uid = app_uid
         self.config_dir = self.workdir / "config"
         self.xds_socket = self.workdir / "xds.sock"
-        self.http_port = 0
+        self.http_port = http_port
+        self.watch = [Path(p).resolve() for p in watch]
+        self.owner = owner
         self.created: list[str] = []  # namespaces, in creation order
         self.envoys: dict[str, Proc] = {}
         self.state_file = STATE_DIR / f"{self.prefix}.json"
@@ -107,6 +115,7 @@ class NetnsLab:
             netns.plug(self.node_netns, BRIDGE, f"{self.prefix}v{pod.index}", name,
                        f"{pod.ip}/{POD_RANGE.prefixlen}", _gateway())
             netns.write_etc(name, "hosts", self.layout.hosts_file(pod))
+            netns.write_etc(name, "resolv.conf", RESOLV_CONF)
             netns.iptables_restore(name, rules)
 
     def _add_netns(self, name: str) -> None:
@@ -115,8 +124,9 @@ class NetnsLab:
         netns.add_netns(name)
 
     def start_control_plane(self) -> Proc:
-        self.http_port = free_port()
+        self.http_port = self.http_port or free_port()
         argv = [sys.executable, "-m", "pilot", "serve", "--config", str(self.config_dir),
+                *(a for w in self.watch for a in ("--config", str(w))),
                 "--xds-address", f"unix:{self.xds_socket}", "--http-address", f"127.0.0.1:{self.http_port}"]
         argv += ["--ca-dir", str(self.ca_dir)] if self.ca_dir is not None else []
         proc = self._start("pilot", argv)
@@ -222,7 +232,8 @@ class NetnsLab:
 
     def _write_state(self) -> None:
         STATE_DIR.mkdir(parents=True, exist_ok=True)
-        state = {"owner": os.getpid(), "prefix": self.prefix, "netns": self.created, "workdir": str(self.workdir),
+        state = {"owner": os.getpid(), "owner_started": process_start(os.getpid()), "kind": self.owner,
+                 "prefix": self.prefix, "netns": self.created, "workdir": str(self.workdir),
                  "pids": [p.pid for p in self.group.procs]}
         tmp = Path(tempfile.mkstemp(dir=STATE_DIR, prefix=".state-")[1])
         tmp.write_text(json.dumps(state))
@@ -249,6 +260,15 @@ def cleanup_state(state_file: Path) -> list[str]:
     shutil.rmtree(state["workdir"], ignore_errors=True)
     state_file.unlink(missing_ok=True)
     return done
+
+
+def process_start(pid: int) -> str:
+    """The process's start time (clock ticks since boot, /proc/PID/stat field 22): with the PID, it names
+    one process even after the PID is reused."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return ""
 
 
 def _pid_is_ours(pid: int, prefix: str) -> bool:

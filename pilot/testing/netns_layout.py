@@ -17,8 +17,8 @@ from typing import Any
 
 from pilot.model.kinds import KINDS
 
-POD_RANGE = ipaddress.ip_network("10.213.0.0/16")
-SERVICE_RANGE = ipaddress.ip_network("10.214.0.0/16")
+POD_RANGE = ipaddress.IPv4Network("10.213.0.0/16")
+SERVICE_RANGE = ipaddress.IPv4Network("10.214.0.0/16")
 DOMAIN = "svc.cluster.local"
 # Kinds the lab consumes itself; the control plane would only skip them with a warning.
 CONSUMED_KINDS = frozenset({"Deployment", "ServiceAccount"})
@@ -122,9 +122,9 @@ def lay_out(docs: Iterable[Mapping[str, Any]], pod_range: ipaddress.IPv4Network 
             service_range: ipaddress.IPv4Network = SERVICE_RANGE) -> LabLayout:
     """Pods for every Deployment (and bare Pod), ClusterIPs for every Service; `.1` of the pod range is the
     bridge (the pods' gateway), pods start at `.10`."""
-    docs = [copy.deepcopy(dict(d)) for d in docs if isinstance(d, Mapping)]
-    pod_ips = _Addresses(pod_range, 10, (str((d.get("status") or {}).get("podIP", "")) for d in docs))
-    svc_ips = _Addresses(service_range, 10, (str((d.get("spec") or {}).get("clusterIP", "")) for d in docs))
+    copies: list[dict[str, Any]] = [copy.deepcopy(dict(d)) for d in docs if isinstance(d, Mapping)]
+    pod_ips = _Addresses(pod_range, 10, (str((d.get("status") or {}).get("podIP", "")) for d in copies))
+    svc_ips = _Addresses(service_range, 10, (str((d.get("spec") or {}).get("clusterIP", "")) for d in copies))
     pods: list[LabPod] = []
     services: list[LabService] = []
     out: list[dict[str, Any]] = []
@@ -134,7 +134,7 @@ def lay_out(docs: Iterable[Mapping[str, Any]], pod_range: ipaddress.IPv4Network 
                            str(spec.get("serviceAccountName") or "default"), ip, _ports(spec), len(pods)))
         out.append(_pod_doc(name, ns, labels, spec, ip))
 
-    for doc in docs:
+    for doc in copies:
         kind, meta = doc.get("kind"), doc.get("metadata") or {}
         if kind == "Deployment":
             template = (doc.get("spec") or {}).get("template") or {}

@@ -28,7 +28,7 @@ INBOUND_PASSTHROUGH = "InboundPassthroughCluster"
 INBOUND_PASSTHROUGH_BIND = "127.0.0.6"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
 # ORIGINAL_DST inbound clusters keep their one host for as long as Envoy runs (Istio sets the maximum).
-_NEVER_CLEAN_UP_S = 315_576_000_000
+_NEVER_CLEAN_UP_S = 3_153_600_000
 
 
 def outbound_policy(snapshot: MeshSnapshot, sidecar: Resource | None) -> str:
