@@ -26,6 +26,14 @@ class MeshConfig:
     # extensionProviders + defaultProviders (providers.py). Left out of repr, so snapshot versions of
     # meshes without them stay what they were; content_hash adds it when set.
     telemetry: TelemetryProviders = field(default_factory=TelemetryProviders, repr=False)
+    # Where iptables send a captured pod's outbound / inbound traffic (Istio's proxyListenPort and
+    # proxyInboundListenPort). Out of repr like telemetry; content_hash adds them when not the default.
+    proxy_listen_port: int = field(default=15001, repr=False)
+    proxy_inbound_listen_port: int = field(default=15006, repr=False)
+
+    @property
+    def capture_ports(self) -> tuple[int, int]:
+        return self.proxy_listen_port, self.proxy_inbound_listen_port
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> MeshConfig:
@@ -37,4 +45,6 @@ class MeshConfig:
             outbound_traffic_policy=str(otp),
             rate_limit_service=str(data.get("rateLimitService", "")),
             telemetry=TelemetryProviders.from_dict(data),
+            proxy_listen_port=int(data.get("proxyListenPort", 15001)),
+            proxy_inbound_listen_port=int(data.get("proxyInboundListenPort", 15006)),
         )

@@ -105,6 +105,8 @@ def content_hash(resources: Iterable[Resource], mesh: MeshConfig) -> str:
     h = hashlib.sha256(repr(mesh).encode())
     if mesh.telemetry.configured:
         h.update(repr(mesh.telemetry).encode())
+    if mesh.capture_ports != (15001, 15006):
+        h.update(repr(mesh.capture_ports).encode())
     h.update(total.to_bytes(16, "big"))
     return h.hexdigest()[:16]
 

@@ -1,6 +1,6 @@
-"""What a Kubernetes cluster would add to YAML such as Bookinfo's: a Pod (with an IP) per Deployment
-replica and a ClusterIP per Service that has none. Tests and labs of the captured layout start from
-the sample's own YAML, without Sidecar resources, and use this to get running workloads.
+"""What a Kubernetes cluster adds to YAML such as Bookinfo's: a running Pod (with an IP) per Deployment
+and a ClusterIP per Service that has none. Tests and labs of the captured layout start from the
+sample's own YAML, without Sidecar resources, and use this to get workloads the registry sees.
 """
 
 from __future__ import annotations
@@ -8,34 +8,42 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pilot.model.resource import Resource, resource_from_document
+import yaml
+
+Doc = dict[str, Any]
 
 
-def pods_for_deployments(resources: Iterable[Resource], pod_ips: Iterator[str]) -> list[Resource]:
-    """One Pod per Deployment (replica 0), named `<deployment>-0`, labelled by the pod template."""
-    pods = []
-    for dep in resources:
-        if dep.kind != "Deployment":
-            continue
-        template = dep.spec.get("template") or {}
-        meta = template.get("metadata") or {}
-        pods.append(resource_from_document({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"{dep.name}-0", "namespace": dep.namespace, "labels": dict(meta.get("labels") or {})},
-            "spec": dict(template.get("spec") or {}),
-            "status": {"podIP": next(pod_ips), "phase": "Running"},
-        }, default_namespace=dep.namespace))
-    return pods
+def documents(text: str) -> list[Doc]:
+    return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
 
 
-def with_cluster_ips(resources: Iterable[Resource], cluster_ips: Iterator[str]) -> list[Resource]:
-    """The resources, each Service without `spec.clusterIP` given the next address of `cluster_ips`
-    (headless `None` stays headless)."""
-    out = []
-    for r in resources:
-        if r.kind == "Service" and not r.spec.get("clusterIP"):
-            doc: dict[str, Any] = dict(r.body)
-            doc["spec"] = {**dict(r.spec), "clusterIP": next(cluster_ips)}
-            r = resource_from_document(doc, r.origin, r.namespace)
-        out.append(r)
-    return out
+def as_cluster_would(docs: Iterable[Doc], pod_ips: Iterator[str], cluster_ips: Iterator[str]) -> list[Doc]:
+    """`docs` with each Service given a ClusterIP (headless `None` stays headless) and, after them, a
+    Pod `<deployment>-0` per Deployment, labelled by its pod template, with the next pod IP."""
+    out: list[Doc] = []
+    pods: list[Doc] = []
+    for doc in docs:
+        if doc.get("kind") == "Service" and not (doc.get("spec") or {}).get("clusterIP"):
+            doc = {**doc, "spec": {**(doc.get("spec") or {}), "clusterIP": next(cluster_ips)}}
+        out.append(doc)
+        if doc.get("kind") == "Deployment":
+            pods.append(_pod(doc, next(pod_ips)))
+    return out + pods
+
+
+def _pod(deployment: Doc, ip: str) -> Doc:
+    meta = deployment.get("metadata") or {}
+    template = (deployment.get("spec") or {}).get("template") or {}
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": f"{meta.get('name')}-0", "namespace": meta.get("namespace", "default"),
+                     "labels": dict((template.get("metadata") or {}).get("labels") or {})},
+        "spec": dict(template.get("spec") or {}),
+        "status": {"podIP": ip, "phase": "Running"},
+    }
+
+
+def pod_ips(docs: Iterable[Doc]) -> dict[str, str]:
+    """Pod name -> IP of the Pods in `docs`."""
+    return {str(d["metadata"]["name"]): str(d["status"]["podIP"]) for d in docs
+            if d.get("kind") == "Pod" and (d.get("status") or {}).get("podIP")}

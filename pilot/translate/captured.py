@@ -42,7 +42,9 @@ def captured_layout(snapshot: MeshSnapshot, view: ProxyView, sidecar: Resource |
     inbound = inbound_ports(snapshot, view, sidecar)
     listeners = _without_captured_inbound(loopback.get(LISTENER, {}), inbound)
     listeners.update(port_listeners(snapshot, view, services, sidecar, catch_all))
-    for lis in (virtual_outbound_listener(view, catch_all), virtual_inbound_listener(view, inbound)):
+    outbound_port, inbound_port = snapshot.mesh.capture_ports
+    for lis in (virtual_outbound_listener(view, catch_all, outbound_port),
+                virtual_inbound_listener(view, inbound, inbound_port)):
         listeners[lis.name] = pack(lis)
     routes = dict(loopback.get(ROUTE, {}))
     for port in sorted({*http_ports(services), *(int(n) for n in routes if n.isdigit())}):

@@ -38,15 +38,17 @@ WILDCARD = "0.0.0.0"
 _TLS = ("TLS", "HTTPS")
 
 
-def virtual_outbound_listener(view: ProxyView, catch_all: str) -> listener_pb2.Listener:
-    lis = listener_pb2.Listener(name=VIRTUAL_OUTBOUND, address=socket_address(WILDCARD, OUTBOUND_CAPTURE_PORT))
+def virtual_outbound_listener(view: ProxyView, catch_all: str,
+                              port: int = OUTBOUND_CAPTURE_PORT) -> listener_pb2.Listener:
+    """`port`: the mesh's proxyListenPort, where iptables redirect outbound connections."""
+    lis = listener_pb2.Listener(name=VIRTUAL_OUTBOUND, address=socket_address(WILDCARD, port))
     lis.traffic_direction = 2  # OUTBOUND
     lis.use_original_dst.value = True
     if view.interception == "TPROXY":
         lis.transparent.value = True
     # A connection dialled to 15001 itself would come straight back here: refuse it.
     blackhole = lis.filter_chains.add(name=VIRTUAL_OUTBOUND_BLACKHOLE)
-    blackhole.filter_chain_match.destination_port.CopyFrom(u32(OUTBOUND_CAPTURE_PORT))
+    blackhole.filter_chain_match.destination_port.CopyFrom(u32(port))
     blackhole.filters.append(tcp_proxy_filter(names.BLACKHOLE))
     lis.filter_chains.add(name=VIRTUAL_OUTBOUND_CATCH_ALL).filters.append(tcp_proxy_filter(catch_all))
     return lis

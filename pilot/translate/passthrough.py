@@ -27,8 +27,9 @@ INBOUND_PASSTHROUGH = "InboundPassthroughCluster"
 # tells them from the proxy's own outbound traffic.
 INBOUND_PASSTHROUGH_BIND = "127.0.0.6"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
-# ORIGINAL_DST inbound clusters keep their one host for as long as Envoy runs (Istio sets the maximum).
-_NEVER_CLEAN_UP_S = 3_153_600_000
+# ORIGINAL_DST inbound clusters keep their hosts for as long as Envoy runs: the longest duration Envoy
+# accepts (int64 nanoseconds, ~292 years), as Istio sets it.
+_NEVER_CLEAN_UP_S = (2**63 - 1 - 999_999_999) // 1_000_000_000
 
 
 def outbound_policy(snapshot: MeshSnapshot, sidecar: Resource | None) -> str:

@@ -79,14 +79,16 @@ def _instances_by_ip(snapshot: MeshSnapshot) -> dict[tuple[str, str], tuple[Inbo
     return shared(snapshot, ("inbound-instances-by-ip",), build)
 
 
-def virtual_inbound_listener(view: ProxyView, ports: Sequence[InboundPort]) -> listener_pb2.Listener:
-    lis = listener_pb2.Listener(name=VIRTUAL_INBOUND, address=socket_address("0.0.0.0", INBOUND_CAPTURE_PORT))
+def virtual_inbound_listener(view: ProxyView, ports: Sequence[InboundPort],
+                             port: int = INBOUND_CAPTURE_PORT) -> listener_pb2.Listener:
+    """`port`: the mesh's proxyInboundListenPort, where iptables redirect inbound connections."""
+    lis = listener_pb2.Listener(name=VIRTUAL_INBOUND, address=socket_address("0.0.0.0", port))
     lis.traffic_direction = 1  # INBOUND
     if view.interception == "TPROXY":
         lis.transparent.value = True
     lis.listener_filters.add(name=ORIGINAL_DST_FILTER, typed_config=pack(original_dst_pb2.OriginalDst()))
     blackhole = lis.filter_chains.add(name=VIRTUAL_INBOUND_BLACKHOLE)
-    blackhole.filter_chain_match.destination_port.CopyFrom(u32(INBOUND_CAPTURE_PORT))
+    blackhole.filter_chain_match.destination_port.CopyFrom(u32(port))
     blackhole.filters.append(tcp_proxy_filter(names.BLACKHOLE))
     lis.filter_chains.add(name=VIRTUAL_INBOUND).filters.append(tcp_proxy_filter(INBOUND_PASSTHROUGH))
     for p in ports:
