@@ -79,7 +79,7 @@ def run_up(paths: list[str], duration: float = 0, ca: bool = True, layout: str =
     except MeshUpError as exc:
         print(f"pilot mesh up: {exc}", file=sys.stderr)
         return 2
-    reason = netns.unsupported_reason() if layout != "loopback" else "--layout loopback"
+    reason = netns.unsupported_reason() if layout != "loopback" else "loopback"
     if reason and layout == "netns":
         print(f"pilot mesh up: network namespaces unavailable: {reason}", file=sys.stderr)
         return 1
@@ -92,9 +92,9 @@ def run_up(paths: list[str], duration: float = 0, ca: bool = True, layout: str =
             if reason:
                 from pilot.mesh_loopback import run_loopback
 
-                print(f"pilot mesh up: network namespaces unavailable ({reason}); running the loopback "
-                      "layout instead (Sidecar captureMode NONE, apps call their sidecar's egress address)",
-                      flush=True)
+                why = "as asked" if layout == "loopback" else f"network namespaces unavailable: {reason}"
+                print(f"pilot mesh up: loopback layout ({why}): Sidecar captureMode NONE, apps call their "
+                      "sidecar's egress address", flush=True)
                 return run_loopback(docs, policies, group, ca, http_port, duration)
             lab = NetnsLab(docs, group=group, ca=ca, watch=policies, http_port=http_port, owner="mesh-up")
             lab.up()

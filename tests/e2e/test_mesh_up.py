@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,12 @@ import yaml
 
 from pilot.testing import netns
 from pilot.testing.netns_lab import MARKER_ENV, STATE_DIR
-from pilot.testing.processes import wait_until
+from pilot.testing.processes import http_get, wait_until
 from pilot.testing.runner import python_env
 
 pytestmark = pytest.mark.e2e
+
+BOOKINFO = Path(__file__).resolve().parents[1] / "fixtures/istio/samples/bookinfo"
 
 ONE_POD = [
     {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "details"},
@@ -32,21 +35,22 @@ ONE_POD = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _needs_netns() -> None:
-    reason = netns.unsupported_reason()
-    if reason:
-        pytest.skip(f"needs network namespaces and iptables: {reason}")
+def mesh_up(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path]:
+    out = tmp_path / "out.txt"
+    with open(out, "w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "pilot", "mesh", "up", "--http-port", "0", *args],
+                                stdout=sink, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                env={**os.environ, **python_env()})
+    return proc, out
 
 
 def start_up(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, object], Path]:
+    reason = netns.unsupported_reason()
+    if reason:
+        pytest.skip(f"needs network namespaces and iptables: {reason}")
     f = tmp_path / "one.yaml"
     f.write_text(yaml.safe_dump_all(ONE_POD))
-    out = tmp_path / "out.txt"
-    with open(out, "w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "pilot", "mesh", "up", "-f", str(f), "--http-port", "0"],
-                                stdout=sink, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                                env={**os.environ, **python_env()})
+    proc, out = mesh_up(tmp_path, "-f", str(f))
     try:
         wait_until(lambda: "stop: Ctrl-C" in out.read_text() or proc.poll() is not None, 40, what="mesh up")
         assert proc.poll() is None, out.read_text()
@@ -95,3 +99,23 @@ def test_mesh_down_cleans_up_after_a_killed_up(tmp_path: Path) -> None:
                           capture_output=True, text=True, env={**os.environ, **python_env()}, timeout=60)
     assert done.returncode == 0 and "removed what was left" in done.stdout, done.stdout + done.stderr
     assert_gone(state)
+
+
+def test_the_loopback_layout_runs_the_same_yaml_where_namespaces_are_not_allowed(tmp_path: Path) -> None:
+    files = ["platform/kube/bookinfo.yaml", "networking/destination-rule-all.yaml",
+             "networking/virtual-service-reviews-80-20.yaml"]
+    proc, out = mesh_up(tmp_path, "--layout", "loopback", *(a for f in files for a in ("-f", str(BOOKINFO / f))))
+    try:
+        wait_until(lambda: "productpage-v1-0.default" in out.read_text() or proc.poll() is not None, 40,
+                   what="mesh up --layout loopback")
+        text = out.read_text()
+        assert text.startswith("pilot mesh up: loopback layout (as asked)"), text
+        egress = text.split("productpage-v1-0.default")[1].split("calls out via ")[1].split()[0]
+        seen: Counter[str] = Counter()
+        for _ in range(100):
+            status, body = http_get(egress, headers={"host": "reviews"})
+            seen[json.loads(body)["version"] if status == 200 else f"HTTP {status}"] += 1
+        assert set(seen) == {"v1", "v2"} and seen["v1"] > seen["v2"], seen
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM, out.read_text()
