@@ -22,9 +22,10 @@ import yaml
 from pilot.demo_lifecycle import DemoProcesses, SignalGuard, Stop, exit_code
 from pilot.sources.yaml_files import yaml_files
 from pilot.testing import netns
-from pilot.testing.netns_lab import STATE_DIR, LabError, NetnsLab, cleanup_state, process_start
+from pilot.testing.netns_lab import LabError, NetnsLab
 from pilot.testing.netns_layout import POD_RANGE, SERVICE_RANGE, LayoutError
 from pilot.testing.netns_pods import APP_UID
+from pilot.testing.netns_state import STATE_DIR, cleanup_state, process_start
 from pilot.testing.runner import REPO_ROOT
 
 WORKLOAD_KINDS = frozenset({"Deployment", "Pod", "Service", "ServiceAccount"})

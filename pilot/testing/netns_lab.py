@@ -8,7 +8,7 @@
 
 Used by `pilot mesh up` and by the e2e tests. Everything is named with a per-run prefix and removed by
 name (`down()`); processes are stopped by PID. A state file in /run/meshpilot lets `pilot mesh down`
-finish the job if the owner died.
+finish the job if the owner died (pilot/testing/netns_state.py).
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,11 +30,10 @@ from pilot.testing.envoy import envoy_binary
 from pilot.testing.istio_iptables import PROXY_UID, restore_input
 from pilot.testing.netns_layout import POD_RANGE, SERVICE_RANGE, LabLayout, LabPod, lay_out
 from pilot.testing.netns_pods import ADMIN_PORT, APP_UID, app_specs, envoy_argv, pod_bootstrap, python_for
+from pilot.testing.netns_state import MARKER_ENV, STATE_DIR, process_start, write_state
 from pilot.testing.processes import Proc, ProcessGroup, free_port, http_get, wait_until
 from pilot.testing.runner import python_env
 
-STATE_DIR = Path("/run/meshpilot")
-MARKER_ENV = "MESHPILOT_LAB"  # every process of a lab carries its prefix, so a leftover PID can be told
 BRIDGE = "br0"
 # No DNS server in the lab (names are in /etc/hosts): without this the host's resolver, unreachable from
 # a pod, makes every reverse lookup (Python's HTTPServer does one at bind) wait 10 s for its timeout.
@@ -231,50 +228,10 @@ class NetnsLab:
         self.state_file.unlink(missing_ok=True)
 
     def _write_state(self) -> None:
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        state = {"owner": os.getpid(), "owner_started": process_start(os.getpid()), "kind": self.owner,
-                 "prefix": self.prefix, "netns": self.created, "workdir": str(self.workdir),
-                 "pids": [p.pid for p in self.group.procs]}
-        tmp = Path(tempfile.mkstemp(dir=STATE_DIR, prefix=".state-")[1])
-        tmp.write_text(json.dumps(state))
-        tmp.replace(self.state_file)
+        write_state(self.state_file, {"owner": os.getpid(), "owner_started": process_start(os.getpid()),
+                                      "kind": self.owner, "prefix": self.prefix, "netns": self.created,
+                                      "workdir": str(self.workdir), "pids": [p.pid for p in self.group.procs]})
 
 
 def _gateway() -> str:
     return str(POD_RANGE.network_address + 1)
-
-
-def cleanup_state(state_file: Path) -> list[str]:
-    """Finish a lab whose owner is gone: stop its recorded processes, delete its namespaces and files.
-    Returns what was removed. Only names and PIDs the state file lists are touched."""
-    state = json.loads(state_file.read_text())
-    done: list[str] = []
-    for pid in state.get("pids", []):
-        if _pid_is_ours(pid, state["prefix"]):
-            os.kill(pid, signal.SIGKILL)
-            done.append(f"pid {pid}")
-    for name in reversed(state.get("netns", [])):
-        if name.startswith(state["prefix"]) and (netns.NETNS_RUN_DIR / name).exists():
-            netns.delete_netns(name)
-            done.append(f"netns {name}")
-    shutil.rmtree(state["workdir"], ignore_errors=True)
-    state_file.unlink(missing_ok=True)
-    return done
-
-
-def process_start(pid: int) -> str:
-    """The process's start time (clock ticks since boot, /proc/PID/stat field 22): with the PID, it names
-    one process even after the PID is reused."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def _pid_is_ours(pid: int, prefix: str) -> bool:
-    """A recorded PID may have been reused since: it is ours only if it carries our marker."""
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return f"{MARKER_ENV}={prefix}".encode() in environ

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from pilot.testing import netns
-from pilot.testing.netns_lab import MARKER_ENV, STATE_DIR
+from pilot.testing.netns_state import MARKER_ENV, STATE_DIR
 from pilot.testing.processes import http_get, wait_until
 from pilot.testing.runner import python_env
 

@@ -12,7 +12,7 @@ import yaml
 
 from pilot.mesh_lab import MeshUpError, read_inputs
 from pilot.mesh_loopback import loopback_documents, loopback_mesh
-from pilot.testing import netns, netns_lab
+from pilot.testing import netns, netns_state
 from pilot.testing.istio_iptables import CaptureConfig, nat_rules, restore_input
 from pilot.testing.netns_layout import LayoutError, lay_out
 from pilot.testing.netns_pods import app_specs, pod_bootstrap
@@ -147,7 +147,7 @@ def test_cleanup_state_touches_only_what_the_state_names(tmp_path: Path, monkeyp
     # pid 1 is not ours (no marker in its environment): never signalled.
     state.write_text(json.dumps({"prefix": "mpabc123", "workdir": str(work), "pids": [1],
                                  "netns": ["mpabc123-node", "mpabc123-a.default", "other-ns"]}))
-    removed = netns_lab.cleanup_state(state)
+    removed = netns_state.cleanup_state(state)
     assert deleted == ["mpabc123-a.default", "mpabc123-node"]
     assert removed == ["netns mpabc123-a.default", "netns mpabc123-node"]
     assert not work.exists() and not state.exists()
