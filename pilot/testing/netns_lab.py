@@ -127,7 +127,9 @@ class NetnsLab:
                 "--xds-address", f"unix:{self.xds_socket}", "--http-address", f"127.0.0.1:{self.http_port}"]
         argv += ["--ca-dir", str(self.ca_dir)] if self.ca_dir is not None else []
         proc = self._start("pilot", argv)
-        wait_until(lambda: self.http("/ready")[0] == 200, 30, what="control plane /ready")
+        wait_until(lambda: not proc.alive() or self.http("/ready")[0] == 200, 30, what="control plane /ready")
+        if not proc.alive():
+            raise LabError(f"the control plane exited: {' '.join(proc.log_tail(1).split())[-300:]}")
         self.xds_socket.chmod(0o666)  # Envoys run as uid 1337; connecting needs write permission
         return proc
 
