@@ -42,6 +42,7 @@ def lab() -> Iterator[NetnsLab]:
     reason = netns.unsupported_reason()
     if reason:
         pytest.skip(f"needs network namespaces and iptables: {reason}")
+    host_before = host_network()
     lab = NetnsLab(bookinfo_docs())
     try:
         lab.up()
@@ -55,6 +56,12 @@ def lab() -> Iterator[NetnsLab]:
         left = [n for n in names if (netns.NETNS_RUN_DIR / n).exists() or (netns.NETNS_ETC_DIR / n).exists()]
         assert not left, f"namespaces left behind: {left}"
         assert not any(p.alive() for p in lab.group.procs)
+        assert host_network() == host_before  # the host's links, addresses, routes and nat rules: untouched
+
+
+def host_network() -> list[str]:
+    return [netns.run(argv) for argv in (["ip", "-o", "link", "show"], ["ip", "-o", "addr", "show"],
+                                         ["ip", "route", "show", "table", "all"], ["iptables", "-t", "nat", "-S"])]
 
 
 def test_app_calls_reviews_by_name_and_the_80_20_split_holds(lab: NetnsLab) -> None:
