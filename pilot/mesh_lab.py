@@ -24,7 +24,7 @@ from pilot.sources.yaml_files import yaml_files
 from pilot.testing import netns
 from pilot.testing.netns_lab import LabError, NetnsLab
 from pilot.testing.netns_layout import POD_RANGE, SERVICE_RANGE, LayoutError
-from pilot.testing.netns_pods import APP_UID
+from pilot.testing.netns_pods import APP_UID, python_for
 from pilot.testing.netns_state import STATE_DIR, cleanup_state, process_start
 from pilot.testing.runner import REPO_ROOT
 
@@ -66,8 +66,8 @@ def summary(lab: NetnsLab) -> list[str]:
     lines += ["  services: " + ", ".join(f"{s.name}.{s.namespace} {s.cluster_ip}" for s in services)]
     client, target = pods[-1], next((s for s in services if s.name != pods[-1].app), None)
     if target is not None and client.ports:
-        lines += [f"try: ip netns exec {lab.netns_of(client)} setpriv --reuid={APP_UID} --regid={APP_UID} "
-                  f"--clear-groups env PYTHONPATH={REPO_ROOT} python3 -m pilot.testing.netns_client "
+        lines += [f"try: PYTHONPATH={REPO_ROOT} ip netns exec {lab.netns_of(client)} setpriv --reuid={APP_UID} "
+                  f"--regid={APP_UID} --clear-groups {python_for(APP_UID)} -m pilot.testing.netns_client "
                   f"http://{target.name}:{client.ports[0]}/ -n 10"]
     lines += ["stop: Ctrl-C, SIGTERM, or `pilot mesh down`"]
     return lines

@@ -51,7 +51,9 @@ def app_specs(pod: LabPod) -> list[str]:
 @functools.cache
 def python_for(uid: int) -> str:
     """A Python that `uid` may run: this one, unless it lives where only root can look (a pyenv under
-    /root), then the system's. The apps and the client need nothing but the standard library."""
+    /root), then the system's. The apps and the client need nothing but the standard library. Probed
+    exactly as the lab starts them (setpriv exec'ing Python itself): through another exec (`env`) the
+    venv's Python may be refused where this works."""
     for candidate in (sys.executable, shutil.which("python3") or "", "/usr/bin/python3"):
         if candidate and _runs_as(uid, candidate):
             return candidate
