@@ -38,7 +38,7 @@ ONE_POD = [
 def mesh_up(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path]:
     out = tmp_path / "out.txt"
     with open(out, "w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "pilot", "mesh", "up", "--http-port", "0", *args],
+        proc = subprocess.Popen([sys.executable, "-m", "pilot", "mesh", "up", "--http-port", "0", "--no-ca", *args],
                                 stdout=sink, stderr=subprocess.STDOUT, text=True, start_new_session=True,
                                 env={**os.environ, **python_env()})
     return proc, out
