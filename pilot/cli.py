@@ -345,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pilot.cli_knative import add_knative_commands
 
     add_knative_commands(sub)
+    from pilot.cli_mesh import add_mesh_commands
+
+    add_mesh_commands(sub)
     return p
 
 
