@@ -69,7 +69,7 @@ def _knative(run: DemoRun, guard: SignalGuard, config: str, duration: float, rat
     footer = f"Edit {cfg}/{layout.service_file} to change traffic; Ctrl-C stops."
     run.out = out = knative_output(sys.stdout.isatty(), footer, f"{layout.client.service} → {layout.host}")
     out.note(f"meshpilot demo --knative: control plane with the activator + the {layout.client.name} sidecar on "
-             f"loopback, Knative Service {layout.host} (logs and config in {group.workdir}, removed on exit)")
+             f"loopback, Knative Service {layout.host} (logs in {group.workdir}, removed on exit)")
     _start(runner, group, kubelet, layout, activator)
     out.note(f"mesh up: {layout.old.name} serving, every process listening on its own addresses. {footer}")
     Script(runner, group, kubelet, layout, out, rollout).play(duration, rate)
