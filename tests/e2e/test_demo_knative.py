@@ -5,6 +5,7 @@ included)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -70,7 +71,7 @@ def test_rollout_scale_to_zero_and_cold_start_show_in_the_plain_lines(demo: Demo
     assert before and all(share == 0 for share in before), out
     rolling = [int(new) for _t, _o, new, _e, _r in LINE.findall(out[edited:done])]
     assert any(0 < share < 100 for share in rolling), out  # it went through intermediate steps
-    assert all(b >= a - 8 for a, b in zip(rolling, rolling[1:], strict=False)), rolling  # and only forward
+    assert all(b >= a - 8 for a, b in itertools.pairwise(rolling)), rolling  # and only forward
     steps = [e for e in EVENT.findall(out[edited:done]) if e.startswith("control plane routes hello:")]
     assert len(steps) >= 3 and steps[-1] == "control plane routes hello: hello-00002 100%", steps
     after = LINE.findall(out[done:])
