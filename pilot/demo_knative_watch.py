@@ -87,9 +87,9 @@ class Observer:
             self.scaled_to_zero.append(rev)
         samples = prom.parse(metrics)
         for rev in sorted(aborted_handoffs(samples, self.namespace) - self.aborted):
-            events.append(f"{rev} is busy, but the activator only sees requests sent to it: its scale to zero "
-                          "began and was aborted when requests reached the activator in the hand-off (nothing "
-                          "lost; docs/activator.md, Limits). This repeats every idle window")
+            events.append(f"{rev}: scale to zero aborted, requests reached the activator during the hand-off "
+                          "(idle is measured at the activator, which does not see requests sent straight to the "
+                          "pods; nothing lost, retried each idle window; docs/activator.md, Limits)")
             self.aborted.add(rev)
         for rev, (count, total) in sorted(cold_starts(samples, self.namespace).items()):
             seen, seen_total = self.cold.get(rev, (0, 0.0))

@@ -89,7 +89,7 @@ def test_each_poll_reports_only_what_changed() -> None:
     assert w.update(step, _metrics(0, 0), []) == []
     events = w.update(step, _metrics(1, 0.75, aborted=1), ["hello-00001"])
     assert events[0].startswith("hello-00001 scaled to zero: idle 4 s")
-    assert events[1].startswith("hello-00002 is busy, but the activator only sees requests sent to it")
+    assert events[1].startswith("hello-00002: scale to zero aborted, requests reached the activator")
     assert events[2] == "hello-00001 cold start took 0.75 s (activator: first held request to a ready pod)"
     assert w.update(step, _metrics(3, 2.75, aborted=2), ["hello-00001"]) == [
         "hello-00001 cold start took 1.00 s (activator: first held request to a ready pod)"]  # (2.75-0.75)/2
