@@ -221,11 +221,29 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from pilot.cli_errors import require_paths
-    from pilot.demo import run_demo
 
     require_paths([args.config] if args.config else [])
+    if args.knative:
+        from pilot.demo_knative import run_knative_demo
+
+        return run_knative_demo(config=args.config, duration=args.duration, rate=args.rate,
+                                rollout_duration=args.rollout_duration)
+    from pilot.demo import run_demo
 
     return run_demo(config=args.config, duration=args.duration, rate=args.rate)
+
+
+def _whole_seconds(text: str) -> int:
+    """A rollout-duration: Knative takes whole seconds only (docs/knative.md, Validation)."""
+    from pilot.model.durations import parse_duration
+
+    try:
+        seconds = parse_duration(f"{text}s" if text.isdigit() else text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds != int(seconds):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds")
+    return int(seconds)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--config", default="", help="mesh directory (default: the bundled policies/bookinfo)")
     d.add_argument("--duration", type=float, default=0, help="stop after N seconds (0 = until Ctrl-C)")
     d.add_argument("--rate", type=float, default=200, help="requests per second (all flows together)")
+    d.add_argument("--knative", action="store_true", help="Knative Serving instead (policies/knative): a gradual "
+                   "rollout, scale to zero and a cold start through the activator")
+    d.add_argument("--rollout-duration", type=_whole_seconds, default=10, metavar="DURATION",
+                   help="with --knative: the rollout-duration the demo's edit sets (default 10s)")
     d.set_defaults(func=_demo)
 
     from pilot.cli_policy import add_policy_commands

@@ -12,6 +12,8 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,7 @@ def _poll(runner: MeshRunner) -> tuple[dict[str, dict[str, str]], list[str]]:
     return states, finding_lines(configz, runner.config_dir)
 
 
-class _Every:
+class Every:
     """A period that does not drift, and skips (rather than bunches) ticks missed while busy."""
 
     def __init__(self, period: float) -> None:
@@ -82,7 +84,7 @@ def _traffic(runner: MeshRunner, group: DemoProcesses, out: PlainOutput, duratio
              for svc, h in FLOWS]
     client = MeshClient(mesh.pod("productpage"), timeout=2.0)
     started = time.monotonic()
-    pace, poll, show = _Every(len(flows) / rate), _Every(POLL_S), _Every(out.period)
+    pace, poll, show = Every(len(flows) / rate), Every(POLL_S), Every(out.period)
     states, findings = _poll(runner)
     while not duration or time.monotonic() - started < duration:
         for flow in flows:
@@ -103,14 +105,20 @@ def _traffic(runner: MeshRunner, group: DemoProcesses, out: PlainOutput, duratio
         pace.due()
 
 
-class _Run:
-    """What a run has started, for a clean-up that may be reached twice (it is idempotent)."""
+class DemoRun:
+    """What a run has started, for a clean-up that may be reached twice (it is idempotent). `stops` end
+    what the demo runs in its own process (threads that start processes) before the processes go."""
 
     group: DemoProcesses | None = None
     out: PlainOutput | None = None
 
+    def __init__(self) -> None:
+        self.stops: list[Callable[[], None]] = []
+
     def clean_up(self, guard: SignalGuard) -> None:
         guard.stopping()
+        while self.stops:
+            self.stops.pop()()
         if self.out is not None:
             self.out.close()
             self.out = None
@@ -120,11 +128,20 @@ class _Run:
             _say("stopped every process the demo started", sys.stdout)
 
 
+Body = Callable[[DemoRun, SignalGuard], int]
+
+
 def run_demo(config: str = "", duration: float = 0, rate: float = 200) -> int:
+    return run_with(partial(_bookinfo, config=config, duration=duration, rate=rate))
+
+
+def run_with(body: Body) -> int:
+    """Run a demo `body` under the signal guard: one-line errors, exit codes, and everything it started
+    stopped however it ends."""
     with SignalGuard() as guard:
-        run = _Run()
+        run = DemoRun()
         try:
-            code = _run(run, guard, config, duration, rate)
+            code = _run(run, guard, body)
         except Stop as stop:  # the (only) Stop came as _run was finishing, before its clean-up began
             code = exit_code(stop.signum)
         run.clean_up(guard)
@@ -133,23 +150,27 @@ def run_demo(config: str = "", duration: float = 0, rate: float = 200) -> int:
         return code
 
 
-def _run(run: _Run, guard: SignalGuard, config: str, duration: float, rate: float) -> int:
+def _bookinfo(run: DemoRun, guard: SignalGuard, config: str, duration: float, rate: float) -> int:
+    config_dir = (Path(config) if config else bundled_config()).resolve()
+    if not config_dir.is_dir():
+        raise DemoError(f"--config {config}: not a directory")
+    mesh = LoopbackMesh.build(BOOKINFO, block=block_of(config_dir))
+    with guard.deferred():
+        run.group = group = DemoProcesses(guard=guard)
+    runner = MeshRunner(config_dir, mesh, group=group)
+    footer = f"Edit {config_dir}/*.yaml to change routing; Ctrl-C stops."
+    run.out = out = LiveOutput(footer) if sys.stdout.isatty() else PlainOutput()
+    out.note(f"meshpilot demo: control plane + {len(mesh.pods)} Envoy sidecars on loopback "
+             f"{'.'.join(map(str, mesh.pods[0].block))}.x (logs in {group.workdir}, removed on exit)")
+    start_mesh(runner, group)
+    out.note(f"mesh up, every process listening on its own addresses. {footer}")
+    _traffic(runner, group, out, duration, rate)
+    return 0
+
+
+def _run(run: DemoRun, guard: SignalGuard, body: Body) -> int:
     try:
-        config_dir = (Path(config) if config else bundled_config()).resolve()
-        if not config_dir.is_dir():
-            raise DemoError(f"--config {config}: not a directory")
-        mesh = LoopbackMesh.build(BOOKINFO, block=block_of(config_dir))
-        with guard.deferred():
-            run.group = group = DemoProcesses(guard=guard)
-        runner = MeshRunner(config_dir, mesh, group=group)
-        footer = f"Edit {config_dir}/*.yaml to change routing; Ctrl-C stops."
-        run.out = out = LiveOutput(footer) if sys.stdout.isatty() else PlainOutput()
-        out.note(f"meshpilot demo: control plane + {len(mesh.pods)} Envoy sidecars on loopback "
-                 f"{'.'.join(map(str, mesh.pods[0].block))}.x (logs in {group.workdir}, removed on exit)")
-        start_mesh(runner, group)
-        out.note(f"mesh up, every process listening on its own addresses. {footer}")
-        _traffic(runner, group, out, duration, rate)
-        return 0
+        return body(run, guard)
     except Stop as stop:
         return exit_code(stop.signum)
     except OutputGone:

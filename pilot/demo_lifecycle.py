@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -88,7 +89,9 @@ class DemoProcesses(ProcessGroup):
     def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
               cwd: str | None = None) -> Proc:
         env = {**(env or {}), MARKER_ENV: str(self.workdir)}
-        if self.guard is None:
+        # Signals reach the main thread only, so only there can one interrupt a spawn; a Stop raised at
+        # the end of `deferred` in another thread (the Knative demo's kubelet) would end that thread instead.
+        if self.guard is None or threading.current_thread() is not threading.main_thread():
             return super().start(name, argv, env, cwd)
         with self.guard.deferred():
             return super().start(name, argv, env, cwd)

@@ -51,26 +51,26 @@ def check_free(addresses: list[Address]) -> None:
 def start_mesh(runner: MeshRunner, group: DemoProcesses) -> None:
     check_free(demo_addresses(runner))
     cp = runner.start_control_plane(wait=False)
-    _wait(group, lambda: runner.http("/ready")[0] == 200, 30, "the control plane to be ready")
+    wait_for(group, lambda: runner.http("/ready")[0] == 200, 30, "the control plane to be ready")
     apps = runner.start_apps(wait=False)
     owned: dict[str, tuple[Proc, list[Address]]] = {
         "control plane": (cp, [("127.0.0.1", runner.xds_port), ("127.0.0.1", runner.http_port)]),
         "apps": (apps, [(p.ip, APP_PORT) for p in runner.mesh.pods])}
-    _wait_owned(group, owned["apps"][0], owned["apps"][1])
+    wait_owned(group, owned["apps"][0], owned["apps"][1])
     for pod in runner.mesh.pods:
         owned[f"envoy {pod.name}"] = (runner.start_envoy(pod), envoy_addresses(pod))
     for pod in runner.mesh.pods:
-        _wait(group, partial(_envoy_ready, pod), 30, f"envoy {pod.name} to be ready")
-    _wait(group, runner.all_synced, 30, "every proxy SYNCED in /debug/syncz")
+        wait_for(group, partial(envoy_ready, pod), 30, f"envoy {pod.name} to be ready")
+    wait_for(group, runner.all_synced, 30, "every proxy SYNCED in /debug/syncz")
     for proc, addresses in owned.values():
-        _wait_owned(group, proc, addresses)
+        wait_owned(group, proc, addresses)
 
 
-def _envoy_ready(pod: PodSpec) -> bool:
+def envoy_ready(pod: PodSpec) -> bool:
     return http_get(f"http://{pod.admin}:{ADMIN_PORT}/ready")[0] == 200
 
 
-def _wait_owned(group: DemoProcesses, proc: Proc, addresses: list[Address]) -> None:
+def wait_owned(group: DemoProcesses, proc: Proc, addresses: list[Address]) -> None:
     if not demo_ports.can_check_owners():
         return
     missing: list[Address] = []
@@ -80,13 +80,13 @@ def _wait_owned(group: DemoProcesses, proc: Proc, addresses: list[Address]) -> N
         return not missing
 
     try:
-        _wait(group, owns, 10, f"{proc.name} to listen on its addresses")
+        wait_for(group, owns, 10, f"{proc.name} to listen on its addresses")
     except DemoError:
         check_free(missing)  # someone else holds it: say so
         raise DemoError(f"{proc.name} (pid {proc.pid}) is not listening on {fmt(missing[0])}") from None
 
 
-def _wait(group: DemoProcesses, ok: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_for(group: DemoProcesses, ok: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while True:
         dead = group.dead()

@@ -107,20 +107,27 @@ def plain_line(flows: list[Flow], elapsed: float, sync: str) -> str:
     return f"[{elapsed:4.0f}s] " + " | ".join(f.summary() for f in flows) + f" | {sync}"
 
 
-def rich_view(flows: list[Flow], states: dict[str, dict[str, str]], findings: list[str], footer: str) -> Group:
-    t = Table(title=f"productpage → service: who answered (last {WINDOW_S:g} s per flow)")
+def flow_table(flows: list[Flow], title: str) -> Table:
+    """One row per flow: the share of each version (the columns: every flow's versions, in order)."""
+    columns = list(dict.fromkeys(v for f in flows for v in f.versions))
+    t = Table(title=title)
     t.add_column("flow")
-    for v in ("v1", "v2", "v3"):
+    for v in columns:
         t.add_column(v, justify="right")
     t.add_column("errors", justify="right")
     t.add_column("req/s", justify="right")
     for f in flows:
         n, versions, errors = f.split()
-        cells = [f"{100 * versions[v] / n:5.1f} %" if n and v in f.versions else "" for v in ("v1", "v2", "v3")]
+        cells = [f"{100 * versions[v] / n:5.1f} %" if n and v in f.versions else "" for v in columns]
         err = f"{100 * sum(errors.values()) / n:5.1f} %" if n else "-"
         if errors:
             err += f" {errors.most_common(1)[0][0]}"
         t.add_row(f.label, *cells, err, f"{n / WINDOW_S:.0f}")
+    return t
+
+
+def rich_view(flows: list[Flow], states: dict[str, dict[str, str]], findings: list[str], footer: str) -> Group:
+    t = flow_table(flows, f"productpage → service: who answered (last {WINDOW_S:g} s per flow)")
     s = Table(title="proxy status (control plane /debug/syncz)")
     s.add_column("proxy")
     for typ in ("cds", "eds", "lds", "rds"):
@@ -156,11 +163,14 @@ class PlainOutput:
 
     def show(self, flows: list[Flow], states: dict[str, dict[str, str]], findings: list[str],
              elapsed: float, expected: int) -> None:
+        self.note_findings(findings)
+        self.note(plain_line(flows, elapsed, sync_summary(states, expected)))
+
+    def note_findings(self, findings: list[str]) -> None:
         if findings != self.findings:
             for line in findings if findings else ["config accepted: nothing rejected"]:
                 self.note(line)
             self.findings = findings
-        self.note(plain_line(flows, elapsed, sync_summary(states, expected)))
 
     def close(self) -> None:
         pass

@@ -107,10 +107,14 @@ class FakeKubelet:
         self._thread = threading.Thread(target=self._run, name="fake-kubelet", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(5)
+            self._thread.join(timeout)
+
+    def ask(self, rev: LabRevision, action: str) -> None:
+        """What a hook does, without waiting for it: the kubelet acts on its own thread."""
+        (self.request_dir / f"{rev.key}.{action}.request").write_text(str(time.time()))
 
     def scale_up(self, rev: LabRevision) -> None:
         """Start the app, then publish its Pod (what a Deployment going 0 -> 1 amounts to)."""

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pilot.testing.mesh import BOOKINFO, LoopbackMesh
+from pilot.testing.mesh import BOOKINFO, LoopbackMesh, random_block
 from pilot.testing.runner import REPO_ROOT, MeshClient, python_env
 
 LINE = re.compile(r"^\[\s*[\d.]+s\] reviews: v1 (\d+)% v2 (\d+)% v3 (\d+)% err (\d+)%.*?"
@@ -31,6 +31,19 @@ def demo_config(tmp_path: Path) -> tuple[Path, LoopbackMesh]:
     shutil.copytree(REPO_ROOT / "policies" / "bookinfo", cfg)
     (cfg / "mesh.yaml").write_text(mesh.yaml())
     return cfg, mesh
+
+
+def knative_demo_config(tmp_path: Path) -> tuple[Path, tuple[int, int, int]]:
+    """A copy of policies/knative on this test's own loopback block: 127.10.40-42.x become a.b.c..c+2.x."""
+    a, b, c = block = random_block()
+    cfg = tmp_path / "knative"
+    cfg.mkdir()
+    for path in (REPO_ROOT / "policies" / "knative").glob("*.yaml"):
+        text = path.read_text()
+        for i in range(3):
+            text = text.replace(f"127.10.{40 + i}.", f"{a}.{b}.{c + i}.")
+        (cfg / path.name).write_text(text)
+    return cfg, block
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
