@@ -117,7 +117,9 @@ def test_scale_to_zero_hands_off_without_losing_a_request(tmp_path: Path) -> Non
 
 
 def test_scale_to_zero_waits_for_the_ack_of_a_paused_envoy(tmp_path: Path) -> None:
-    args = ("--scale-to-zero-after", "500ms", "--scale-to-zero-grace", "100ms", "--handoff-timeout", "1s")
+    # The idle window is long enough that the Envoy is surely paused before the first hand-off starts,
+    # however slowly the lab came up (on a loaded machine a 500 ms window had already scaled it to zero).
+    args = ("--scale-to-zero-after", "2s", "--scale-to-zero-grace", "100ms", "--handoff-timeout", "1s")
     with knative_lab(tmp_path, warm=("hello",), extra_args=args) as lab:
         hello = lab.revisions["hello"]
         envoy = lab.runner.envoys[lab.gateway.name]
