@@ -26,7 +26,6 @@ from pilot.testing.netns_lab import LabError, NetnsLab
 from pilot.testing.netns_layout import POD_RANGE, SERVICE_RANGE, LayoutError
 from pilot.testing.netns_pods import APP_UID, python_for
 from pilot.testing.netns_state import STATE_DIR, cleanup_state, process_start
-from pilot.testing.runner import REPO_ROOT
 
 WORKLOAD_KINDS = frozenset({"Deployment", "Pod", "Service", "ServiceAccount"})
 
@@ -66,8 +65,8 @@ def summary(lab: NetnsLab) -> list[str]:
     lines += ["  services: " + ", ".join(f"{s.name}.{s.namespace} {s.cluster_ip}" for s in services)]
     client, target = pods[-1], next((s for s in services if s.name != pods[-1].app), None)
     if target is not None and client.ports:
-        lines += [f"try: PYTHONPATH={REPO_ROOT} ip netns exec {lab.netns_of(client)} setpriv --reuid={APP_UID} "
-                  f"--regid={APP_UID} --clear-groups {python_for(APP_UID)} -m pilot.testing.netns_client "
+        lines += [f"try: ip netns exec {lab.netns_of(client)} setpriv --reuid={APP_UID} "
+                  f"--regid={APP_UID} --clear-groups {python_for(APP_UID)} {lab.runtime.client_script} "
                   f"http://{target.name}:{client.ports[0]}/ -n 10"]
     lines += ["stop: Ctrl-C, SIGTERM, or `pilot mesh down`"]
     return lines

@@ -26,10 +26,10 @@ from typing import Any
 import yaml
 
 from pilot.testing import netns
-from pilot.testing.envoy import envoy_binary
 from pilot.testing.istio_iptables import PROXY_UID, restore_input
 from pilot.testing.netns_layout import POD_RANGE, SERVICE_RANGE, LabLayout, LabPod, lay_out
 from pilot.testing.netns_pods import ADMIN_PORT, APP_UID, app_specs, envoy_argv, pod_bootstrap, python_for
+from pilot.testing.netns_runtime import prepare_runtime
 from pilot.testing.netns_state import MARKER_ENV, STATE_DIR, process_start, write_state
 from pilot.testing.processes import Proc, ProcessGroup, free_port, http_get, wait_until
 from pilot.testing.runner import python_env
@@ -54,6 +54,7 @@ class NetnsLab:
         self.group = group or ProcessGroup()
         self.workdir = self.group.workdir
         self.workdir.chmod(0o755)  # Envoy (uid 1337) reads its bootstrap here and connects to the socket
+        self.runtime = prepare_runtime(self.workdir)
         self.prefix = netns.unique_prefix()
         self.ca_dir = self.workdir / "ca" if ca else None
         self.app_uid = app_uid
@@ -134,14 +135,14 @@ class NetnsLab:
         return proc
 
     def start_app(self, pod: LabPod) -> Proc:
-        argv = [python_for(self.app_uid), "-m", "pilot.testing.apps", *app_specs(pod)]
+        argv = [python_for(self.app_uid), self.runtime.app_script, *app_specs(pod)]
         return self._start(f"app-{pod.name}", netns.exec_argv(self.netns_of(pod), argv, self.app_uid))
 
     def start_envoy(self, pod: LabPod, log_level: str = "warn") -> Proc:
         path = self.workdir / f"envoy-{pod.name}.{pod.namespace}.yaml"
         path.write_text(yaml.safe_dump(pod_bootstrap(pod, self.xds_socket, self._token(pod))))
         path.chmod(0o644)
-        argv = netns.exec_argv(self.netns_of(pod), envoy_argv(envoy_binary(), path, log_level), PROXY_UID)
+        argv = netns.exec_argv(self.netns_of(pod), envoy_argv(self.runtime.envoy, path, log_level), PROXY_UID)
         proc = self.envoys[pod.name] = self._start(f"envoy-{pod.name}", argv)
         return proc
 
@@ -206,7 +207,7 @@ class NetnsLab:
              uid: int | None = None) -> dict[str, Any]:
         """An app's requests from `pod` (as the app's uid unless told): `{"answers": {...}, "last": ...}`."""
         uid = self.app_uid if uid is None else uid
-        argv = [python_for(uid), "-m", "pilot.testing.netns_client", url, "-n", str(n)]
+        argv = [python_for(uid), self.runtime.client_script, url, "-n", str(n)]
         argv += [f"-H{k}: {v}" for k, v in (headers or {}).items()]
         done = self.run_in(pod, argv, uid)
         if done.returncode != 0:
