@@ -108,6 +108,14 @@ def _zipkin_span(s: dict[str, Any]) -> Span:
                 (s.get("localEndpoint") or {}).get("serviceName", ""), tuple(sorted((s.get("tags") or {}).items())))
 
 
+def _span_groups(resource_spans: Any) -> Any:
+    """ResourceSpans' field 2: `scope_spans` in opentelemetry-proto, `instrumentation_library_spans` in the
+    older copy of the same files that xds-protos ships. Both packages write opentelemetry/proto/..., so which
+    one is importable depends on pip's install order; the wire format is the same."""
+    groups = getattr(resource_spans, "scope_spans", None)
+    return groups if groups is not None else resource_spans.instrumentation_library_spans
+
+
 class OtlpCollector(_Collector):
     """An OTLP/gRPC TraceService (opentelemetry.proto.collector.trace.v1)."""
 
@@ -118,7 +126,7 @@ class OtlpCollector(_Collector):
         class Service(trace_service_pb2_grpc.TraceServiceServicer):
             def Export(self, request: Any, context: Any) -> Any:
                 collector.add([_otlp_span(rs, span) for rs in request.resource_spans
-                               for ss in rs.scope_spans for span in ss.spans])
+                               for ss in _span_groups(rs) for span in ss.spans])
                 return trace_service_pb2.ExportTraceServiceResponse()
 
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))

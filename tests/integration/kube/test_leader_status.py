@@ -99,7 +99,8 @@ async def test_only_the_leader_writes_status_and_the_other_takes_over(
     # fixed object's messages go away, the still broken one keeps its message.
     await leader.stop()
     api.apply({**_vs("reviews-a", "mesh")})
-    took = await _until(lambda: not _messages(api, "reviews-a"), 5)
+    # The server shows the patch before the writer's thread has counted it: wait for both.
+    took = await _until(lambda: not _messages(api, "reviews-a") and _written(follower) >= 1, 5)
     assert follower.elector.is_leader and _written(follower) == 1
     assert _messages(api, "reviews-b")
     assert took < 2 * FAST.lease_duration

@@ -3,7 +3,7 @@ from __future__ import annotations
 import shutil
 import stat
 import subprocess
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,10 @@ def test_leaf_chain_verifies_to_root_and_names_only_the_spiffe_id(ca, clock):
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
-def test_openssl_accepts_leaf_for_client_and_server_purpose(ca, tmp_path):
+def test_openssl_accepts_leaf_for_client_and_server_purpose(ca, clock, tmp_path):
+    # openssl checks validity against the real clock: issue at the real now, not at the kit's T0 (taken
+    # at import, which a long suite leaves more than the leaf's 10 minutes behind).
+    clock.now = datetime.now(UTC).replace(microsecond=0)
     cert = ca.issue_workload("default", "reviews", ttl_s=600)
     (tmp_path / "root.pem").write_bytes(ca.root_pem)
     (tmp_path / "leaf.pem").write_bytes(cert.cert_chain_pem)
