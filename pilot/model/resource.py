@@ -95,14 +95,19 @@ def resource_from_document(doc: Mapping[str, Any], origin: Origin | None = None,
         name=str(meta.get("name", "")),
         namespace=namespace,
         spec=doc.get("spec") or {},
-        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
-        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+        labels=_string_map(meta.get("labels")),
+        annotations=_string_map(meta.get("annotations")),
         status=doc.get("status") or {},
         body=doc,
         origin=origin or Origin(),
         creation_timestamp=str(meta.get("creationTimestamp") or ""),
         resource_version=str(meta.get("resourceVersion") or ""),
     )
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    """Labels or annotations as strings; a value that is not a map is none (validation reports it)."""
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
 CLUSTER_SCOPED = frozenset({"Namespace"})
