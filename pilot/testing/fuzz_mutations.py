@@ -139,7 +139,7 @@ def config_file(draw: st.DrawFn, max_docs: int = 3, mutate: float = 0.5, tweak: 
         docs = [{"apiVersion": "v1", "kind": "List", "items": docs}]
     try:
         text = _json(docs) if len(docs) == 1 and draw(st.integers(0, 9)) == 0 else _yaml(docs)
-    except (ValueError, yaml.YAMLError):  # e.g. a huge nested value the emitter refuses
+    except (ValueError, TypeError, yaml.YAMLError):  # a value the emitter refuses (date keys in JSON)
         text = _yaml([{"apiVersion": "v1"}])
     name = draw(st.sampled_from(TEXT_TWEAKS)) if draw(st.floats(0, 1)) < tweak else "plain"
     return _text_tweak(name)(text), count
