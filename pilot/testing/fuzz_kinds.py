@@ -191,8 +191,8 @@ def _envoy_filter() -> Strategy[Doc]:
 
 
 def _service() -> Strategy[Doc]:
-    port = st.builds(lambda n, p, t: {"name": n, "port": p, "targetPort": t}, st.sampled_from(("http", "grpc-x", "tcp")),
-                     v.port(), v.port())
+    port = st.builds(lambda n, p, t: {"name": n, "port": p, "targetPort": t},
+                     st.sampled_from(("http", "grpc-x", "tcp")), v.port(), v.port())
     return st.builds(lambda sel, ports: {"selector": sel, "ports": ports}, v.labels(1),
                      st.lists(port, min_size=1, max_size=2, unique_by=lambda p: p["port"]))
 

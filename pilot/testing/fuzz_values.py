@@ -20,7 +20,7 @@ NAMESPACES = ("default", "istio-system", "other")
 MESH_HOSTS = tuple(f"{s}.default.svc.cluster.local" for s in SERVICES) + SERVICES
 EXTERNAL_HOSTS = ("httpbin.org", "api.example.com", "*.example.com", "example.com", "db.internal")
 SUBSETS = ("v1", "v2", "v3")
-LABELS = {"app": SERVICES + ("istio-ingressgateway",), "version": SUBSETS, "istio": ("ingressgateway",)}
+LABELS = {"app": (*SERVICES, "istio-ingressgateway"), "version": SUBSETS, "istio": ("ingressgateway",)}
 
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 # Plain text strategies, not from_regex: this module's values are drawn ~50 times per document.
@@ -93,7 +93,7 @@ LEAF_TABLE: tuple[tuple[str, Strategy[object]], ...] = (
     (r"mtls\.mode$|portLevelMtls\.[^.]+\.mode$", _enum("UNSET", "DISABLE", "PERMISSIVE", "STRICT")),
     (r"(^|\.)mode$", _enum("CLIENT", "SERVER", "CLIENT_AND_SERVER", "REGISTRY_ONLY", "ALLOW_ANY")),
     (r"(?i)protocol$", _PROTOCOLS),
-    (r"(^|\.)name$", st.one_of(st.sampled_from(SUBSETS + ("http", "grpc", "tcp-db", "https-443")), dns_label)),
+    (r"(^|\.)name$", st.one_of(st.sampled_from((*SUBSETS, "http", "grpc", "tcp-db", "https-443")), dns_label)),
     (r"simple$", _enum("ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH", "LEAST_CONN", "UNSPECIFIED")),
     (r"^action$", _enum("ALLOW", "DENY", "AUDIT", "CUSTOM")),
     (r"^location$", _enum("MESH_EXTERNAL", "MESH_INTERNAL")),
