@@ -195,7 +195,12 @@ def validate_all(items: Sequence[Resources], batch: int = 40,
     rejected: list[Rejection] = []
 
     def check(indices: list[int]) -> None:
-        problem = validate(bootstrap([items[i] for i in indices]))
+        try:
+            config = bootstrap([items[i] for i in indices])
+        except (ValueError, TypeError) as unwritable:  # e.g. a Duration beyond protobuf's range
+            problem: str | None = f"cannot be written as Envoy JSON: {unwritable}"
+        else:
+            problem = validate(config)
         if problem is None:
             return
         if len(indices) == 1:

@@ -68,6 +68,7 @@ REPLACEMENTS: dict[str, Strategy[Any]] = {
     "empty": st.sampled_from(("", [], {}, " ", "*", ".", "/")),
 }
 OPERATIONS = (*REPLACEMENTS, "delete", "unknown_field", "duplicate")
+_TARGETS: dict[str, type | tuple[type, ...]] = {"number": (int, float), "regex": str, "unicode": str}
 
 
 @st.composite
@@ -75,11 +76,15 @@ def mutated_document(draw: st.DrawFn, docs: Strategy[Doc] | None = None, max_mut
     """A generated document with 1..max_mutations value mutations."""
     doc = copy.deepcopy(draw(docs if docs is not None else any_document()))
     for _ in range(draw(st.integers(1, max_mutations))):
+        op = draw(st.sampled_from(OPERATIONS))
         nodes = _nodes(doc, [])
+        # Numbers replace numbers and regexes strings, where validation has to catch them.
+        wanted = _TARGETS.get(op)
+        typed = [n for n in nodes if wanted and isinstance(n[0][n[1]], wanted) and not isinstance(n[0][n[1]], bool)]
+        nodes = typed or nodes
         if not nodes:
             break
         container, key = draw(st.sampled_from(nodes))
-        op = draw(st.sampled_from(OPERATIONS))
         if op == "delete":
             del container[key]
         elif op == "unknown_field":

@@ -66,7 +66,6 @@ class Outcome:
 
 class FuzzPipeline:
     def __init__(self, workdir: Path, mtls: bool = True) -> None:
-        logging.getLogger("pilot.sources.store").setLevel(logging.ERROR)
         self.file = workdir / "fuzz.yaml"
         mesh, self.proxies = fuzz_mesh()
         self.base = resources_from_yaml(mesh.yaml(), "base.yaml")
@@ -77,6 +76,16 @@ class FuzzPipeline:
         self.store.replace_all("base", self.base)
 
     def run(self, text: str | bytes) -> Outcome:
+        # The store logs every finding as a warning: tens of thousands per fuzz run, all expected.
+        store_log = logging.getLogger("pilot.sources.store")
+        level = store_log.level
+        store_log.setLevel(logging.ERROR)
+        try:
+            return self._run(text)
+        finally:
+            store_log.setLevel(level)
+
+    def _run(self, text: str | bytes) -> Outcome:
         if isinstance(text, bytes):  # bytes go through the file system, for the loader's decoding
             self.file.write_bytes(text)
             loaded = load_file(self.file, validate_document)

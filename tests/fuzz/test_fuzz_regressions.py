@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
+
 from pilot.model.snapshot import build_snapshot
 from pilot.sources.memory import resources_from_yaml
 from pilot.sources.yaml_files import load_file_text
@@ -67,3 +69,69 @@ ports: [null]
     snap = build_snapshot(resources_from_yaml(docs))
     assert [e.address for e in snap.service_endpoints("web.default.svc.cluster.local", 80)] == ["10.0.0.6"]
     assert snap.workload("default", "10.0.0.5").container_ports == (8080,)  # type: ignore[union-attr]
+
+
+def _dr(traffic_policy: str) -> str:
+    return ("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\n"
+            f"spec: {{host: reviews, trafficPolicy: {traffic_policy}}}\n")
+
+
+def _vs(route: str, extra: str = "") -> str:
+    return ("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\n"
+            f"spec: {{hosts: [reviews], http: [{{route: {route}{extra}}}]}}\n")
+
+
+@pytest.mark.parametrize("text, field", [
+    # Each reached translation and raised "Value out of range" writing a UInt32Value.
+    (_dr("{connectionPool: {tcp: {maxConnections: 1099511627776}}}"),
+     "spec.trafficPolicy.connectionPool.tcp.maxConnections"),
+    (_dr("{outlierDetection: {consecutive5xxErrors: 4294967296}}"),
+     "spec.trafficPolicy.outlierDetection.consecutive5xxErrors"),
+    (_vs("[{destination: {host: reviews}}]", ", retries: {attempts: 1099511627776}"), "spec.http[0].retries.attempts"),
+    (_vs("[{destination: {host: reviews}, weight: 4294967296}, {destination: {host: ratings}}]"),
+     "spec.http[0].route[0].weight"),
+])
+def test_integers_beyond_uint32_are_rejected_not_translated(text: str, field: str) -> None:
+    assert any(e.startswith(f"{field}: ") and "out of range" in e for e in _errors(text))
+    assert not any("out of range" in e for e in _errors(text.replace("1099511627776", "4294967295")
+                                                          .replace("4294967296", "4294967295")))
+
+
+def test_total_route_weight_must_fit_in_uint32() -> None:
+    # Envoy refused the route ("sum of weights ... exceeds 4294967295"): a NACK for a config we accepted.
+    text = _vs("[{destination: {host: reviews}, weight: 4294967295}, {destination: {host: ratings}, weight: 1}]")
+    assert _errors(text) == ["spec.http[0].route: total destination weight 4294967296 exceeds 4294967295"]
+
+
+def test_durations_beyond_protobuf_range_are_rejected() -> None:
+    # Translation wrote a Duration of 3.6e17 s, which no Envoy (or protobuf JSON) accepts.
+    assert _errors(_vs("[{destination: {host: reviews}}]", ", timeout: 99999999999999h")) == [
+        "spec.http[0].timeout: duration must be at most 315576000000s (protobuf's limit, about 10,000 years)"]
+
+
+def test_ring_hash_size_beyond_envoy_limit_is_rejected() -> None:
+    text = _dr("{loadBalancer: {consistentHash: {httpHeaderName: x, ringHash: {minimumRingSize: 8388609}}}}")
+    assert _errors(text) == ["spec.trafficPolicy.loadBalancer.consistentHash.ringHash.minimumRingSize: "
+                             "minimum ring size 8388609 is not in range 0..8388608"]
+
+
+def test_retry_budget_percent_is_a_plain_number() -> None:
+    # Istio's RetryBudget.percent is a DoubleValue (`percent: 25`); translation read it as {value: ..}
+    # and raised AttributeError on every DestinationRule with a retry budget.
+    from envoy.config.cluster.v3 import cluster_pb2
+
+    from pilot.model.proxy import NodeId
+    from pilot.testing.fuzz_pipeline import fuzz_mesh
+    from pilot.translate.generate import CLUSTER, generate
+
+    assert _errors(_dr("{retryBudget: {percent: 150}}")) == [
+        "spec.trafficPolicy.retryBudget.percent: retry budget percent 150 is not in range 0..100"]
+    mesh, proxies = fuzz_mesh()
+    rule = _dr("{retryBudget: {percent: 25, minRetryConcurrency: 7}}")
+    docs = resources_from_yaml(mesh.yaml()) + resources_from_yaml(rule.replace("reviews", "reviews.default"))
+    snap = build_snapshot(docs)
+    out = generate(snap, snap.proxy_view(NodeId.parse(proxies[0].node_id)))
+    cluster = cluster_pb2.Cluster()
+    out[CLUSTER]["outbound|9080||reviews.default.svc.cluster.local"].Unpack(cluster)
+    budget = cluster.circuit_breakers.thresholds[0].retry_budget
+    assert (budget.budget_percent.value, budget.min_retry_concurrency.value) == (25.0, 7)
