@@ -71,6 +71,9 @@ ports: [null]
     assert snap.workload("default", "10.0.0.5").container_ports == (8080,)  # type: ignore[union-attr]
 
 
+REVIEWS = "reviews.default.svc.cluster.local"
+
+
 def _dr(traffic_policy: str) -> str:
     return ("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\n"
             f"spec: {{host: reviews, trafficPolicy: {traffic_policy}}}\n")
@@ -128,7 +131,7 @@ def test_retry_budget_percent_is_a_plain_number() -> None:
         "spec.trafficPolicy.retryBudget.percent: retry budget percent 150 is not in range 0..100"]
     mesh, proxies = fuzz_mesh()
     rule = _dr("{retryBudget: {percent: 25, minRetryConcurrency: 7}}")
-    docs = resources_from_yaml(mesh.yaml()) + resources_from_yaml(rule.replace("reviews", "reviews.default"))
+    docs = resources_from_yaml(mesh.yaml()) + resources_from_yaml(rule.replace("reviews", REVIEWS))
     snap = build_snapshot(docs)
     out = generate(snap, snap.proxy_view(NodeId.parse(proxies[0].node_id)))
     cluster = cluster_pb2.Cluster()
