@@ -50,7 +50,8 @@ class FuzzRun:
             if not catch:
                 raise
             where = traceback.extract_tb(problem.__traceback__)[-1]
-            self.stats.crashes.append(f"{type(problem).__name__}: {problem} at {where.filename}:{where.lineno}")
+            self.stats.crashes.append(f"{type(problem).__name__}: {problem} at {where.filename}:{where.lineno}\n"
+                                      f"  input: {text[:1500]!r}")
             return
         self.stats.accepted += len(out.accepted)
         self.stats.rejected += len(out.rejected)

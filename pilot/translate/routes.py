@@ -29,6 +29,7 @@ from pilot.translate import names
 from pilot.translate.clusters import merged_policy
 from pilot.translate.pb import duration, pack
 from pilot.translate.route_actions import (
+    allow_large_bodies,
     apply_rewrite,
     direct_response,
     headers_operations,
@@ -233,4 +234,5 @@ def outbound_route_config(snapshot: MeshSnapshot, view: ProxyView, port: int, se
             _add_unique(rcfg, vh, used)
     block = rcfg.virtual_hosts.add(name="block_all", domains=["*"])
     block.routes.add(name="block_all", match=rc.RouteMatch(prefix="/")).direct_response.status = 502
+    allow_large_bodies(rcfg)
     return rcfg

@@ -8,6 +8,7 @@ import json
 from urllib.parse import urlparse
 
 from pilot.validation.fields import check_duration, check_enum, check_workload_labels, port_error
+from pilot.validation.matchers import check_header_value
 from pilot.validation.node import Node, Report
 
 MTLS_MODES = ("UNSET", "DISABLE", "PERMISSIVE", "STRICT")
@@ -85,6 +86,7 @@ def _check_jwt_rule(rule: Node) -> None:
     for header in rule["fromHeaders"].items():
         if not header["name"].text():
             header["name"].error("location header name must be non-empty string")
+        check_header_value(header["prefix"], "location header prefix")
     for item, param in rule["fromParams"].strings():
         if not param:
             item.error("location query must be non-empty string")

@@ -219,7 +219,9 @@ def check_header_name(node: Node, name: str) -> None:
     if not name:
         node.error("header name cannot be empty")
     elif not name.startswith(":") and not _HEADER_NAME.match(name):
-        node.error(f"header name {name} is not a valid header name")
+        node.error(f"header name {name[:100]} is not a valid header name")
+    elif len(name) > 16384:  # Envoy's HeaderValue.key limit
+        node.error(f"header name is {len(name)} characters; at most 16384 are allowed")
 
 
 def check_export_to(node: Node, namespace: str, *, allow_none: bool = False) -> None:

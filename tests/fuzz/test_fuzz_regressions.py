@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +140,39 @@ def test_retry_budget_percent_is_a_plain_number() -> None:
     out[CLUSTER]["outbound|9080||reviews.default.svc.cluster.local"].Unpack(cluster)
     budget = cluster.circuit_breakers.thresholds[0].retry_budget
     assert (budget.budget_percent.value, budget.min_retry_concurrency.value) == (25.0, 7)
+
+
+def _routing(http: str) -> str:
+    return ("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\n"
+            f"spec: {{hosts: [reviews], http: [{http}]}}\n")
+
+
+@pytest.mark.parametrize("text, field", [
+    # Each was accepted and made Envoy refuse the route table, JWT filter or rate limit filter:
+    # "value does not match regex pattern ^[^\x00\n\r]*$" / "value length must be at most 16384 bytes".
+    (_routing('{route: [{destination: {host: reviews}}], rewrite: {uri: "/a\\nb"}}'), "spec.http[0].rewrite.uri"),
+    (_routing('{redirect: {authority: "a\\rb"}}'), "spec.http[0].redirect.authority"),
+    (_routing('{route: [{destination: {host: reviews}}], headers: {request: {set: {x-a: ' + "a" * 17000 + "}}}}"),
+     "spec.http[0].headers.request.set.x-a"),
+    ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: r}\nspec: {jwtRules: ["
+     '{issuer: i, jwksUri: "https://i.example.com/k", fromHeaders: [{name: x-jwt, prefix: "a\\u0000"}]}]}\n',
+     "spec.jwtRules[0].fromHeaders[0].prefix"),
+    ("apiVersion: policy.meshpilot.io/v1alpha1\nkind: RateLimitPolicy\nmetadata: {name: r}\nspec: {rules: ["
+     '{name: a, limit: {tokens: 1, fillInterval: 1s}, response: {status: 429, headers: {x-rl: "a\\nb"}}}]}\n',
+     "spec.rules[0].response.headers.x-rl"),
+])
+def test_control_characters_and_huge_values_envoy_refuses_are_rejected(text: str, field: str) -> None:
+    assert any(e.startswith(f"{field}: ") for e in _errors(text)), _errors(text)
+
+
+def test_direct_response_bodies_up_to_istios_limit_reach_envoy() -> None:
+    # Istio allows 1 MB; Envoy's route table limit is 4 KB unless raised, and it refused a 5 KB body.
+    from pilot.testing.envoy_static import validate_all
+    from pilot.testing.fuzz_pipeline import FuzzPipeline
+
+    body = "b" * 5000
+    text = _routing(f"{{directResponse: {{status: 200, body: {{string: {body}}}}}}}")
+    assert _errors(text) == []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = FuzzPipeline(Path(tmp)).run(text)
+    assert out.accepted and validate_all([res for _, res in out.translated]) == []
