@@ -3,7 +3,8 @@
 For every generated file, well-formed or mutated: loading, validation, the snapshot, translation for
 two sidecars and the ingress gateway, and xDS serialisation raise nothing; every rejection names its
 field path and resource (fuzz_pipeline.check_findings). A sample of the accepted configs, translated,
-is accepted by a real Envoy (`envoy --mode validate`).
+is accepted by a real Envoy (`envoy --mode validate`). About 5,000 inputs (documents) each, the same
+every run (derandomized); ~45 s of CPU for both. More: `python -m bench.fuzz --examples 100000`.
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ def _envoy_accepts_the_sample(run: FuzzRun, at_least: int) -> None:
 def test_well_formed_configs_never_crash_and_envoy_accepts_what_is_accepted(tmp_path: Path) -> None:
     run = _fuzz(tmp_path, well_formed_files, stride=4)
     stats = run.stats
-    assert stats.documents >= 4000 and stats.accepted >= stats.documents // 5, stats.summary()
+    assert stats.documents >= 4500 and stats.accepted >= stats.documents // 5, stats.summary()
     _envoy_accepts_the_sample(run, 60)
 
 
 def test_mutated_configs_are_rejected_by_field_never_crash(tmp_path: Path) -> None:
     run = _fuzz(tmp_path, mutated_files, stride=1)
     stats = run.stats
-    assert stats.documents >= 4000 and stats.rejected >= stats.documents // 2, stats.summary()
+    assert stats.documents >= 4500 and stats.rejected >= stats.documents // 2, stats.summary()
     _envoy_accepts_the_sample(run, 10)
