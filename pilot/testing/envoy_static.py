@@ -5,10 +5,11 @@ listeners, clusters, routes and secrets go into one static bootstrap and `envoy 
 Each proxy's resources are made static the way Envoy would assemble them: an RDS route table is inlined
 into its listener (with `validate_clusters: false`, RDS's default, so a route to a cluster the proxy
 does not have is not a rejection Envoy would make over xDS), an EDS cluster gets its assignment as
-`load_assignment`. An SDS reference names a static secret instead (the proxy's own SECRET resource, else a throw-away
-certificate or CA): Envoy 1.40 crashes validating SDS over ADS. Names get a per-proxy prefix and
-listeners a unique port, so proxies do not collide in one bootstrap; a rejected batch is split until the
-culprit is alone.
+`load_assignment`. Certificate files (DestinationRule `caCertificates: /etc/...`) exist only on the
+proxy, so they become inline throw-away material. An SDS reference names a static secret instead (the
+proxy's own SECRET resource, else a throw-away certificate or CA): Envoy 1.40 crashes validating SDS
+over ADS. Names get a per-proxy prefix and listeners a unique port, so proxies do not collide in one
+bootstrap; a rejected batch is split until the culprit is alone.
 """
 
 from __future__ import annotations
@@ -87,7 +88,10 @@ def _static_sds(value: Any, prefix: str, wanted: dict[str, str]) -> Any:
         return value
     out: dict[str, Any] = {}
     for key, item in value.items():
-        if key in _SDS_KINDS:
+        if key in _FILE_SOURCES and isinstance(item, dict) and "filename" in item:
+            # Certificate files live in the proxy's file system, not here: Envoy would fail to open them.
+            out[key] = _inline_material(_FILE_SOURCES[key])
+        elif key in _SDS_KINDS:
             refs = item if isinstance(item, list) else [item]
             for ref in refs:
                 wanted.setdefault(ref.get("name", ""), _SDS_KINDS[key])
@@ -99,16 +103,21 @@ def _static_sds(value: Any, prefix: str, wanted: dict[str, str]) -> Any:
 
 
 _MATERIAL: list[SelfSigned] = []
+_FILE_SOURCES = {"certificate_chain": "cert", "trusted_ca": "cert", "private_key": "key"}
+
+
+def _inline_material(what: str) -> dict[str, str]:
+    if not _MATERIAL:
+        _MATERIAL.append(self_signed("envoy-static-validate"))
+    pem = _MATERIAL[0].cert_pem if what == "cert" else _MATERIAL[0].key_pem
+    return {"inline_bytes": base64.b64encode(pem).decode()}
 
 
 def _placeholder(name: str, holds: str) -> dict[str, Any]:
-    if not _MATERIAL:
-        _MATERIAL.append(self_signed("envoy-static-validate"))
-    cert = {"inline_bytes": base64.b64encode(_MATERIAL[0].cert_pem).decode()}
+    cert = _inline_material("cert")
     if holds == "ca":
         return {"name": name, "validation_context": {"trusted_ca": cert}}
-    key = {"inline_bytes": base64.b64encode(_MATERIAL[0].key_pem).decode()}
-    return {"name": name, "tls_certificate": {"certificate_chain": cert, "private_key": key}}
+    return {"name": name, "tls_certificate": {"certificate_chain": cert, "private_key": _inline_material("key")}}
 
 
 class _Ports:
