@@ -176,3 +176,10 @@ def test_direct_response_bodies_up_to_istios_limit_reach_envoy() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = FuzzPipeline(Path(tmp)).run(text)
     assert out.accepted and validate_all([res for _, res in out.translated]) == []
+
+
+def test_empty_query_parameter_name_is_rejected() -> None:
+    # Envoy refused the route table: "QueryParameterMatcherValidationError.Name: value length must be at
+    # least 1 characters".
+    text = _routing('{match: [{queryParams: {"": {exact: x}}}], route: [{destination: {host: reviews}}]}')
+    assert _errors(text) == ['spec.http[0].match[0].queryParams.: query parameter name must not be empty']
