@@ -166,8 +166,8 @@ def _endpoints_from_slices(sp: ServicePort, slices: list[Resource],
     out: list[Endpoint] = []
     for s in slices:
         body = s.body
-        port = next((int(p.get("port", sp.target_port)) for p in mappings(body.get("ports"))
-                     if str(p.get("name", "")) == sp.name), sp.target_port)
+        port = next((p["port"] if type(p.get("port")) is int else sp.target_port  # `port:` may be null
+                     for p in mappings(body.get("ports")) if str(p.get("name", "")) == sp.name), sp.target_port)
         for ep in mappings(body.get("endpoints")):
             conditions = ep.get("conditions")
             ready = not isinstance(conditions, Mapping) or conditions.get("ready", True) is not False

@@ -198,11 +198,15 @@ def virtual_host(ctx: RouteContext, svc: Service, sidecar: Resource | None) -> r
 
 def _add_unique(rcfg: route_pb2.RouteConfiguration, vh: rc.VirtualHost, used: set[str]) -> None:
     """Envoy rejects a route configuration naming one domain twice (two ServiceEntries may share an
-    address, say): the first virtual host keeps it."""
-    domains = [d for d in vh.domains if d not in used]
+    address, say, or one lists an address twice), comparing them case-insensitively: the first virtual
+    host keeps it."""
+    domains: list[str] = []
+    for d in vh.domains:
+        if d.lower() not in used:
+            used.add(d.lower())
+            domains.append(d)
     if not domains:
         return
-    used.update(domains)
     del vh.domains[:]
     vh.domains.extend(domains)
     rcfg.virtual_hosts.append(vh)

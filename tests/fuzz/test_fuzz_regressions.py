@@ -183,3 +183,28 @@ def test_empty_query_parameter_name_is_rejected() -> None:
     # least 1 characters".
     text = _routing('{match: [{queryParams: {"": {exact: x}}}], route: [{destination: {host: reviews}}]}')
     assert _errors(text) == ['spec.http[0].match[0].queryParams.: query parameter name must not be empty']
+
+
+def test_service_entry_listing_an_address_twice_keeps_envoy_accepting_the_routes() -> None:
+    # The address became a domain twice in one virtual host and Envoy refused the whole route table 9080
+    # ("Only unique values for domains are permitted").
+    from pilot.testing.envoy_static import validate_all
+    from pilot.testing.fuzz_pipeline import FuzzPipeline
+
+    text = ("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec: {hosts: [db.internal], "
+            "addresses: [2001:db8::/32, 2001:db8::/32], ports: [{number: 9080, name: grpc, protocol: GRPC}], "
+            "location: MESH_EXTERNAL, resolution: NONE}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = FuzzPipeline(Path(tmp)).run(text)
+    assert out.accepted and validate_all([res for _, res in out.translated]) == []
+
+
+def test_endpoint_slice_port_null_falls_back_to_the_target_port() -> None:
+    # `port:` with no value passed validation and int(None) raised in the registry.
+    docs = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{name: http, port: 80, "
+            "targetPort: 8080}]}\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: w, "
+            "labels: {kubernetes.io/service-name: web}}\naddressType: IPv4\nendpoints: [{addresses: [10.0.0.6]}]\n"
+            "ports: [{name: http, port: null}]\n")
+    snap = build_snapshot(resources_from_yaml(docs))
+    assert [(e.address, e.port) for e in snap.service_endpoints("web.default.svc.cluster.local", 80)] == [
+        ("10.0.0.6", 8080)]
