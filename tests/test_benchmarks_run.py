@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from bench.push_fanout import run as push_fanout
 
@@ -24,3 +25,12 @@ def test_ads_scale_runs_and_changes_reach_only_the_expected_proxies(tmp_path) ->
         report = result[change]
         assert report["reached_expected"] == report["expected"] == 2 and report["reached_unexpected"] == 0
     assert result["endpoint_change"]["responses_by_type"] == {"eds": 2}
+
+
+def test_fuzz_bench_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bench.fuzz import main
+
+    out = tmp_path / "summary.json"
+    assert main(["--examples", "40", "--envoy-sample", "5", "--stride", "1", "--out", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["inputs"] >= 40 and summary["crashes"] == 0 and summary["envoy_validated"] >= 1

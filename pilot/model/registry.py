@@ -99,6 +99,12 @@ class Endpoint:
     ready: bool = True
 
 
+def mappings(value: object) -> list[Mapping]:
+    """The object items of a list. Pods and EndpointSlices from files are not checked by an API
+    server: a list may be missing, a scalar, or hold nulls and strings; those items mean nothing."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
 def service_from_resource(res: Resource, domain_suffix: str = DEFAULT_DOMAIN_SUFFIX) -> Service:
     spec = res.spec
     ports = []
@@ -128,8 +134,8 @@ def workload_from_pod(res: Resource) -> Workload | None:
     if not ip:
         return None
     spec = res.spec
-    ports = tuple(int(cp["containerPort"]) for c in spec.get("containers") or []
-                  for cp in c.get("ports") or [] if "containerPort" in cp)
+    ports = tuple(cp["containerPort"] for c in mappings(spec.get("containers"))
+                  for cp in mappings(c.get("ports")) if type(cp.get("containerPort")) is int)
     return Workload(name=res.name, namespace=res.namespace, ip=ip, labels=dict(res.labels),
                     service_account=str(spec.get("serviceAccountName") or spec.get("serviceAccount")
                                         or "default"),
@@ -170,10 +176,11 @@ def _endpoints_from_slices(sp: ServicePort, slices: list[Resource],
     out: list[Endpoint] = []
     for s in slices:
         body = s.body
-        port = next((int(p.get("port", sp.target_port)) for p in body.get("ports") or []
-                     if str(p.get("name", "")) == sp.name), sp.target_port)
-        for ep in body.get("endpoints") or []:
-            ready = (ep.get("conditions") or {}).get("ready", True) is not False
+        port = next((p["port"] if type(p.get("port")) is int else sp.target_port  # `port:` may be null
+                     for p in mappings(body.get("ports")) if str(p.get("name", "")) == sp.name), sp.target_port)
+        for ep in mappings(body.get("endpoints")):
+            conditions = ep.get("conditions")
+            ready = not isinstance(conditions, Mapping) or conditions.get("ready", True) is not False
             for addr in ep.get("addresses") or []:
                 w = by_ip.get(str(addr))
                 out.append(Endpoint(address=str(addr), port=port, labels=w.labels if w else {},

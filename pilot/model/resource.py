@@ -80,8 +80,8 @@ class Resource:
     def content_digest(self) -> int:
         """A 128-bit hash of what the resource says, computed once per object (snapshots of 20,000
         resources reuse it instead of re-serialising every resource on every change)."""
-        text = json.dumps([self.kind, self.api_version, self.namespace, self.name, self.body], sort_keys=True,
-                          default=str)
+        text = json.dumps([self.kind, self.api_version, self.namespace, self.name, _string_keys(self.body)],
+                          sort_keys=True, default=str)
         return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest(), "big")
 
 
@@ -97,14 +97,29 @@ def resource_from_document(doc: Mapping[str, Any], origin: Origin | None = None,
         name=str(meta.get("name", "")),
         namespace=namespace,
         spec=doc.get("spec") or {},
-        labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
-        annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+        labels=_string_map(meta.get("labels")),
+        annotations=_string_map(meta.get("annotations")),
         status=doc.get("status") or {},
         body=doc,
         origin=origin or Origin(),
         creation_timestamp=str(meta.get("creationTimestamp") or ""),
         resource_version=str(meta.get("resourceVersion") or ""),
     )
+
+
+def _string_keys(value: Any) -> Any:
+    """`value` with every mapping key a string: YAML keys may be numbers, dates or null, and sorting
+    mixed key types for a digest fails (`{1: a, b: c}` in an EnvoyFilter patch value)."""
+    if isinstance(value, Mapping):
+        return {str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_string_keys(v) for v in value]
+    return value
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    """Labels or annotations as strings; a value that is not a map is none (validation reports it)."""
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
 CLUSTER_SCOPED = frozenset({"Namespace"})

@@ -74,7 +74,12 @@ def load_file(f: Path, check: DocumentCheck | None = None) -> FileLoad:
     except (OSError, UnicodeDecodeError) as exc:
         return FileLoad(str(f), (), (Finding(code="MP0002", severity=Severity.ERROR,
                                              message=f"cannot read: {exc}", origin=Origin(str(f), 0)),), True)
-    docs, errs = load_text(text, str(f))
+    return load_file_text(text, str(f), check)
+
+
+def load_file_text(text: str, path: str, check: DocumentCheck | None = None) -> FileLoad:
+    """What `load_file` makes of a file's text (also for callers holding the text already)."""
+    docs, errs = load_text(text, path)
     resources: list[Resource] = []
     findings: list[Finding] = list(errs)
     for data, origin in docs:
@@ -92,7 +97,7 @@ def load_file(f: Path, check: DocumentCheck | None = None) -> FileLoad:
                                             message=f"unknown kind {doc.get('kind')}: skipped"))
                 continue
             resources.append(resource_from_document(doc, org))
-    return FileLoad(str(f), tuple(resources), tuple(findings), bool(errs))
+    return FileLoad(path, tuple(resources), tuple(findings), bool(errs))
 
 
 def load_paths(paths: Iterable[str | Path], check: DocumentCheck | None = None

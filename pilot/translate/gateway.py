@@ -24,6 +24,7 @@ from pilot.translate import names
 from pilot.translate.gateway_secrets import downstream_tls_context, gateway_secrets
 from pilot.translate.listeners import HCM_NAME, http_connection_manager, network_filter
 from pilot.translate.pb import pack, socket_address
+from pilot.translate.route_actions import allow_large_bodies
 from pilot.translate.routes import RouteContext, http_routes
 from pilot.translate.tcp_routes import (
     add_sni_chains,
@@ -91,6 +92,7 @@ def gateway_route_config(snapshot: MeshSnapshot, view: ProxyView, name: str,
     for vh in rcfg.virtual_hosts:
         if not vh.routes:  # redirect-only: require_tls answers first, the route is never reached
             vh.routes.add(name="https_redirect", match=rc.RouteMatch(prefix="/")).direct_response.status = 404
+    allow_large_bodies(rcfg)
     return rcfg
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.config.route.v3 import route_pb2
 from envoy.type.matcher.v3 import regex_pb2
 
 # The filter names are re-exported: listeners.py imports them from here.
@@ -121,6 +122,21 @@ def redirect_action(r: Mapping[str, Any], listener_port: int = 0, is_tls: bool =
         if (scheme, ra.port_redirect) in (("http", 80), ("https", 443)):
             ra.port_redirect = 0  # no explicit default port in Location
     return ra
+
+
+# Istio accepts direct response bodies up to 1 MB and raises the route table's limit to match; Envoy's
+# default is 4 KB and it refuses the whole table over it. Raised only when needed, so other route tables
+# stay byte-identical. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route.proto
+ENVOY_DEFAULT_BODY_LIMIT = 4096
+MAX_DIRECT_RESPONSE_BODY = 1024 * 1024
+
+
+def allow_large_bodies(rcfg: route_pb2.RouteConfiguration) -> None:
+    """Raise `max_direct_response_body_size_bytes` when a route of `rcfg` answers with a large body."""
+    largest = max((len(r.direct_response.body.inline_string) or len(r.direct_response.body.inline_bytes)
+                   for vh in rcfg.virtual_hosts for r in vh.routes), default=0)
+    if largest > ENVOY_DEFAULT_BODY_LIMIT:
+        rcfg.max_direct_response_body_size_bytes.value = MAX_DIRECT_RESPONSE_BODY
 
 
 def direct_response(d: Mapping[str, Any]) -> rc.DirectResponseAction:

@@ -29,6 +29,7 @@ from pilot.translate import names
 from pilot.translate.clusters import merged_policy
 from pilot.translate.pb import duration, pack
 from pilot.translate.route_actions import (
+    allow_large_bodies,
     apply_rewrite,
     direct_response,
     headers_operations,
@@ -199,11 +200,15 @@ def virtual_host(ctx: RouteContext, svc: Service, sidecar: Resource | None) -> r
 
 def _add_unique(rcfg: route_pb2.RouteConfiguration, vh: rc.VirtualHost, used: set[str]) -> None:
     """Envoy rejects a route configuration naming one domain twice (two ServiceEntries may share an
-    address, say): the first virtual host keeps it."""
-    domains = [d for d in vh.domains if d not in used]
+    address, say, or one lists an address twice), comparing them case-insensitively: the first virtual
+    host keeps it."""
+    domains: list[str] = []
+    for d in vh.domains:
+        if d.lower() not in used:
+            used.add(d.lower())
+            domains.append(d)
     if not domains:
         return
-    used.update(domains)
     del vh.domains[:]
     vh.domains.extend(domains)
     rcfg.virtual_hosts.append(vh)
@@ -235,4 +240,5 @@ def outbound_route_config(snapshot: MeshSnapshot, view: ProxyView, port: int, se
             _add_unique(rcfg, vh, used)
     block = rcfg.virtual_hosts.add(name="block_all", domains=["*"])
     block.routes.add(name="block_all", match=rc.RouteMatch(prefix="/")).direct_response.status = 502
+    allow_large_bodies(rcfg)
     return rcfg

@@ -135,7 +135,9 @@ def apply_connection_pool(c: cluster_pb2.Cluster, pool: Mapping[str, Any], sp: S
         if _positive(block, key):
             getattr(th, field).value = _positive(block, key)
     if retry_budget is not None:
-        th.retry_budget.budget_percent.value = float((retry_budget.get("percent") or {}).get("value", 20.0))
+        # A DoubleValue: a plain number in YAML (Envoy's default is 20 %).
+        percent = retry_budget.get("percent")
+        th.retry_budget.budget_percent.value = float(percent) if isinstance(percent, int | float) else 20.0
         th.retry_budget.min_retry_concurrency.value = _positive(retry_budget, "minRetryConcurrency") or 3
     c.circuit_breakers.ClearField("thresholds")
     c.circuit_breakers.thresholds.append(th)

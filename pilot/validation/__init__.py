@@ -18,6 +18,7 @@ from typing import Any
 from pilot.model.findings import Finding
 from pilot.model.resource import Origin, Resource, resource_from_document
 from pilot.validation.document import document_findings
+from pilot.validation.fields import check_labels
 from pilot.validation.node import Report
 from pilot.validation.registry import VALIDATORS
 from pilot.validation.strict import check_document_fields
@@ -39,6 +40,10 @@ def validate_resource(res: Resource) -> list[Finding]:
         return report.findings
     try:
         entry.check(report, root)
+        # Kubernetes checks label syntax on every object (what the API server would refuse).
+        metadata = res.body.get("metadata") if isinstance(res.body, Mapping) else None
+        if isinstance(metadata, Mapping):
+            check_labels(report.node("metadata.labels", metadata.get("labels")))
         # After the kind's checks, so a value they already found wrong is not reported twice.
         check_document_fields(report, _document(res), {f.field for f in report.findings})
     except Exception as problem:  # a validator bug must reject the resource, not crash the caller

@@ -5,9 +5,11 @@ https://istio.io/latest/docs/reference/config/security/request_authentication/).
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import urlparse
 
 from pilot.validation.fields import check_duration, check_enum, check_workload_labels, port_error
+from pilot.validation.matchers import check_header_value
 from pilot.validation.node import Node, Report
 
 MTLS_MODES = ("UNSET", "DISABLE", "PERMISSIVE", "STRICT")
@@ -76,6 +78,8 @@ def _check_jwt_rule(rule: Node) -> None:
         else:
             if not isinstance(keys, dict) or not isinstance(keys.get("keys", keys.get("kty")), list | str):
                 rule["jwks"].error('jwks parse error: expected a JSON Web Key Set ({"keys": [...]})')
+            elif unusable := _jwks_problem(keys):
+                rule["jwks"].error(unusable)
     claims = rule["spaceDelimitedClaims"].strings()
     if len(claims) > MAX_SPACE_DELIMITED_CLAIMS:
         rule["spaceDelimitedClaims"].error(f"must have at most {MAX_SPACE_DELIMITED_CLAIMS} items")
@@ -85,6 +89,7 @@ def _check_jwt_rule(rule: Node) -> None:
     for header in rule["fromHeaders"].items():
         if not header["name"].text():
             header["name"].error("location header name must be non-empty string")
+        check_header_value(header["prefix"], "location header prefix")
     for item, param in rule["fromParams"].strings():
         if not param:
             item.error("location query must be non-empty string")
@@ -98,6 +103,21 @@ def _check_jwt_rule(rule: Node) -> None:
         elif not set(name) <= _STRICT_HEADER_CHARS:
             output["header"].error(f"header name {name} is not a valid header name")
     check_duration(rule["timeout"])
+
+
+# Members a key needs for Envoy's jwt_authn to use it (RFC 7518 section 6); a set without one usable key
+# makes Envoy refuse the whole filter ("Jwks doesn't have any valid public key").
+_KEY_MEMBERS = {"RSA": ("n", "e"), "EC": ("crv", "x", "y"), "oct": ("k",), "OKP": ("crv", "x")}
+
+
+def _jwks_problem(jwks: dict[str, Any]) -> str | None:
+    keys = jwks.get("keys", [jwks])
+    usable = [k for k in keys if isinstance(k, dict) and isinstance(k.get("kty"), str)
+              and all(isinstance(k.get(m), str) and k.get(m) for m in _KEY_MEMBERS.get(k["kty"], ("?",)))]
+    if not usable:
+        return ("jwks has no usable key: each needs kty (RSA, EC, oct or OKP) and that type's members "
+                "(RSA: n, e; EC: crv, x, y; oct: k; OKP: crv, x)")
+    return None
 
 
 def _check_jwks_uri(node: Node, uri: str) -> None:

@@ -6,6 +6,8 @@ from pilot.validation.fields import check_port, is_dns1123_label, wildcard_domai
 from pilot.validation.matchers import check_header_operations
 from pilot.validation.node import Node
 
+MAX_TOTAL_WEIGHT = 2**32 - 1
+
 
 def check_destination(node: Node, *, what: str = "destination") -> None:
     if not node.present:
@@ -51,3 +53,6 @@ def check_weighted_destinations(routes: Node, *, http: bool) -> None:
             check_header_operations(item["headers"])
     if len(items) > 1 and total == 0:
         routes.error("total destination weight = 0")
+    elif total > MAX_TOTAL_WEIGHT:
+        # Envoy adds the weights of a weighted_clusters route in a uint32 and refuses the route otherwise.
+        routes.error(f"total destination weight {total} exceeds {MAX_TOTAL_WEIGHT}")

@@ -147,6 +147,10 @@ def check_enum(node: Node, allowed: Iterable[str]) -> str | None:
     return value
 
 
+# google.protobuf.Duration's range: https://protobuf.dev/reference/protobuf/google.protobuf/#duration
+MAX_DURATION_S = 315_576_000_000
+
+
 def check_duration(node: Node) -> float | None:
     """Istio's rule for duration fields: at least 1ms, at most millisecond precision."""
     if node.value is None:
@@ -157,7 +161,9 @@ def check_duration(node: Node) -> float | None:
         node.error(str(problem))
         return None
     millis = seconds * 1000
-    if millis < 1 - 1e-9:
+    if seconds > MAX_DURATION_S:
+        node.error(f"duration must be at most {MAX_DURATION_S}s (protobuf's limit, about 10,000 years)")
+    elif millis < 1 - 1e-9:
         node.error("duration must be greater than 1ms")
     elif abs(millis - round(millis)) > 1e-6:
         node.error("only durations to ms precision are supported")
@@ -213,7 +219,9 @@ def check_header_name(node: Node, name: str) -> None:
     if not name:
         node.error("header name cannot be empty")
     elif not name.startswith(":") and not _HEADER_NAME.match(name):
-        node.error(f"header name {name} is not a valid header name")
+        node.error(f"header name {name[:100]} is not a valid header name")
+    elif len(name) > 16384:  # Envoy's HeaderValue.key limit
+        node.error(f"header name is {len(name)} characters; at most 16384 are allowed")
 
 
 def check_export_to(node: Node, namespace: str, *, allow_none: bool = False) -> None:

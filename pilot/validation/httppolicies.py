@@ -12,7 +12,7 @@ from pilot.validation.fields import (
     check_percent,
     check_port,
 )
-from pilot.validation.matchers import check_regex, check_string_match
+from pilot.validation.matchers import check_header_value, check_regex, check_string_match
 from pilot.validation.node import Node
 
 # Envoy's x-envoy-retry-on and x-envoy-retry-grpc-on policies:
@@ -126,6 +126,8 @@ def check_redirect(node: Node, matches: Node) -> None:
         node.error("redirect must specify URI, authority, scheme, or port")
     if node.has("port") and node.has("derivePort"):
         node.error("redirect may only specify one of port or derivePort")
+    for field in ("uri", "prefixRewrite", "authority"):
+        check_header_value(node[field], f"redirect {field}")
     code = node["redirectCode"].integer()
     if code is not None and code != 0 and not 300 <= code <= 399:
         node["redirectCode"].error(f"{code} is not a valid redirect code, must be 3xx")
@@ -158,6 +160,9 @@ def check_rewrite(node: Node) -> None:
         node.error("rewrite may only contain one of URI or UriRegexRewrite")
     if not node.keys_present("uri", "uriRegexRewrite", "authority"):
         node.error("rewrite must specify at least one of URI, UriRegexRewrite, or authority")
+    for field in ("uri", "authority"):
+        check_header_value(node[field], f"rewrite {field}")
+    check_header_value(regex_rewrite["rewrite"], "rewrite uriRegexRewrite.rewrite")
     if regex_rewrite.present:
         if not regex_rewrite.has("match") or not regex_rewrite.has("rewrite"):
             regex_rewrite.error("UriRegexRewrite requires both Rewrite and Match fields to be specified")

@@ -94,7 +94,9 @@ def _check_match(match: Node) -> None:
         for name, header in match[field].entries():
             _check_match_header_name(header, name)
             check_string_match(header, allow_empty=True)
-    for _name, param in match["queryParams"].entries():
+    for name, param in match["queryParams"].entries():
+        if not name:  # Envoy's QueryParameterMatcher.name has min_len 1
+            param.error("query parameter name must not be empty")
         check_string_match(param, allow_empty=True)
     port = match["port"].integer()
     if port:  # 0 means "any port"

@@ -62,7 +62,6 @@ def validate_pod(report: Report, body: Node) -> None:
         ip = entry["ip"].text()
         if ip and (problem := ip_error(ip)):
             entry["ip"].error(problem)
-    check_labels(body["metadata"]["labels"])
 
 
 def validate_endpoint_slice(report: Report, body: Node) -> None:
@@ -96,7 +95,7 @@ def _address_error(address: str, address_type: str | None) -> str | None:
 
 
 def validate_namespace(report: Report, body: Node) -> None:
-    check_labels(body["metadata"]["labels"])
+    """Nothing beyond what every kind gets: label syntax (validate_resource) and strict fields."""
 
 
 def validate_secret(report: Report, body: Node) -> None:

@@ -56,10 +56,20 @@ def check_string_match(node: Node, *, allow_empty: bool = False) -> None:
     check_regex(node["regex"])
 
 
-def _check_header_value(node: Node) -> None:
+# Envoy's HeaderValue: at most 16 KiB, and no NUL, CR or LF (neither in prefix/host rewrites); Istio
+# refuses every control character but tab. https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/base.proto#config-core-v3-headervalue
+MAX_HEADER_BYTES = 16384
+
+
+def check_header_value(node: Node, what: str = "header value") -> None:
+    """A string Envoy puts into a header or request line: header values, rewrites, redirects."""
     value = node.text()
-    if value is not None and any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
-        node.error(f"header value configuration {value!r} is invalid")
+    if value is None:
+        return
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        node.error(f"{what} configuration {value[:100]!r} is invalid")
+    elif len(value.encode()) > MAX_HEADER_BYTES:
+        node.error(f"{what} is {len(value.encode())} bytes; at most {MAX_HEADER_BYTES} are allowed")
 
 
 def _is_pseudo(name: str) -> bool:
@@ -84,7 +94,7 @@ def check_header_operations(node: Node) -> None:
                 # else that starts with ":" may be touched, and never on a response.
                 if _is_pseudo(name) and (side == "response" or lowered not in (":authority", "host")):
                     value.error(_pseudo_header_error(name))
-                _check_header_value(value)
+                check_header_value(value)
         for item, name in ops["remove"].strings():
             check_header_name(item, name)
             if _is_pseudo(name):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from pilot.validation.fields import check_duration, check_header_name, check_workload_labels, is_dns1123_label
 from pilot.validation.httppolicies import HTTP_METHODS
-from pilot.validation.matchers import check_string_match
+from pilot.validation.matchers import check_header_value, check_string_match
 from pilot.validation.node import Node, Report
 
 MIN_FILL_SECONDS = 0.05
@@ -102,4 +102,4 @@ def _check_response(response: Node) -> None:
         response["status"].error(f"status {status} is not in range 400-599")
     for name, value in response["headers"].entries():
         check_header_name(value, name)
-        value.text()
+        check_header_value(value)

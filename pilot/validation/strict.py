@@ -19,6 +19,11 @@ from pilot.validation.schema import Shape, shape_for
 ADMITTED_PREFIX = "k8s://"
 """Origins of objects an API server has already admitted against its own (possibly newer) schema."""
 
+# The widest integers Istio's API (int32, uint32) and Envoy's (UInt32Value) take; a bigger one would not
+# fit the proto field translation writes it into. Kubernetes' own int64 fields live in metadata/status.
+INT_MIN, INT_MAX = -(2**31), 2**32 - 1
+_WIDE_INTEGER_ROOTS = ("metadata.", "status")
+
 _TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
                "int-or-string": "an integer or a string"}
 
@@ -52,6 +57,9 @@ class _Walker:
             self._list(shape, value, path)
         elif not _scalar_fits(shape.kind, value):
             self._type(path, f"must be {_TYPE_NAMES[shape.kind]}, got {value!r}")
+        elif isinstance(value, int) and not isinstance(value, bool) and not INT_MIN <= value <= INT_MAX \
+                and not path.startswith(_WIDE_INTEGER_ROOTS):
+            self._type(path, f"{value} is out of range: must be between {INT_MIN} and {INT_MAX}")
 
     def _map(self, shape: Shape, value: Any, path: str) -> None:
         if not isinstance(value, Mapping):

@@ -16,6 +16,9 @@ _POLICY_FIELDS = ("loadBalancer", "connectionPool", "outlierDetection", "tls", "
                   "proxyProtocol", "retryBudget")
 _PORT_POLICY_FIELDS = ("loadBalancer", "connectionPool", "outlierDetection", "tls")
 _MAGLEV_MAX_TABLE = 5000011
+# Envoy's RingHashLbConfig.minimum_ring_size limit (lte 8M):
+# https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto#config-cluster-v3-cluster-ringhashlbconfig
+_RING_MAX = 8_388_608
 
 
 def check_traffic_policy(node: Node) -> None:
@@ -37,6 +40,15 @@ def check_traffic_policy(node: Node) -> None:
         _check_policy_parts(setting)
     _check_tunnel(node["tunnel"])
     check_enum(node["proxyProtocol"]["version"], ("V1", "V2"))
+    _check_retry_budget(node["retryBudget"])
+
+
+def _check_retry_budget(node: Node) -> None:
+    """`percent` is a DoubleValue (a plain number in YAML) and becomes Envoy's budget_percent, 0..100."""
+    percent = node["percent"].number()
+    if percent is not None and not 0 <= percent <= 100:
+        node["percent"].error(f"retry budget percent {percent:g} is not in range 0..100")
+    check_duration(node["budgetInterval"])
 
 
 def _check_policy_parts(node: Node) -> None:
@@ -75,6 +87,10 @@ def check_load_balancer(node: Node) -> None:
             if hashing.has("ringHash") or hashing.has("maglev"):
                 hashing.error("only one of MinimumRingSize or Maglev/Ringhash can be specified")
         _check_maglev(hashing["maglev"])
+        for ring in (hashing["minimumRingSize"], hashing["ringHash"]["minimumRingSize"]):
+            size = ring.integer()
+            if size is not None and not 0 <= size <= _RING_MAX:
+                ring.error(f"minimum ring size {size} is not in range 0..{_RING_MAX}")
     if node.has("localityLbSetting") and node.has("zoneAwareLbSetting"):
         node.error("only one of localityLbSetting and zoneAwareLbSetting can be set")
     _check_warmup(node["warmup"])

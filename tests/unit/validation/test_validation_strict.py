@@ -52,7 +52,7 @@ CASES: list[tuple[str, str, Any, list[tuple[str, ...]]]] = [
      [("spec.rules[0].from[0].source.principal", 'did you mean "principals"?'),
       ("spec.rules[0].from[0].source", "`from.source` must not be empty")]),
     ("peer authn typo", "PeerAuthentication", {"mtls": {"mdoe": "STRICT"}}, [("spec.mtls.mdoe", UNKNOWN)]),
-    ("request authn typo", "RequestAuthentication", {"jwtRules": [{"issuer": "i", "jwks": '{"keys": []}', "fromHeader": [{"name": "x"}]}]},
+    ("request authn typo", "RequestAuthentication", {"jwtRules": [{"issuer": "i", "jwks": '{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}', "fromHeader": [{"name": "x"}]}]},
      [("spec.jwtRules[0].fromHeader", 'did you mean "fromHeaders"?')]),
     ("request authn snake-case jwks_uri is in Istio's schema", "RequestAuthentication", {"jwtRules": [{"issuer": "i", "jwks_uri": "https://x/keys"}]}, []),
     ("gateway typo", "Gateway", {"selector": {"istio": "ingressgateway"}, "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "host": ["*"]}]},
