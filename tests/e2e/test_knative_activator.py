@@ -91,15 +91,17 @@ class Traffic:
 
 
 def test_scale_to_zero_hands_off_without_losing_a_request(tmp_path: Path) -> None:
-    args = ("--scale-to-zero-after", "1s", "--scale-to-zero-grace", "200ms")
+    # 3 s idle: the lab must be up and checked before the idle timer can hand a warm revision off (with
+    # 1 s, a slow start on a loaded machine found it already pointing at the activator).
+    args = ("--scale-to-zero-after", "3s", "--scale-to-zero-grace", "200ms")
     with knative_lab(tmp_path, warm=("hello", "other"), extra_args=args) as lab:
         hello, other = lab.revisions["hello"], lab.revisions["other"]
         assert lab.gateway_endpoints(hello) == [f"{hello.ip}:8080"]
         with Traffic(lab, "other") as to_other:
             with Traffic(lab, "hello") as to_hello:
                 time.sleep(0.5)
-            # hello's traffic stopped: it is idle for 1 s, handed off, then its app is stopped.
-            wait_until(lambda: lab.kubelet.deactivations == [hello.name], 10, what="hello scaled to zero")
+            # hello's traffic stopped: it is idle for 3 s, handed off, then its app is stopped.
+            wait_until(lambda: lab.kubelet.deactivations == [hello.name], 15, what="hello scaled to zero")
             assert lab.gateway_endpoints(hello) == [f"127.0.0.1:{lab.activator_port}"]
             assert hello.name not in lab.kubelet.apps
             # Requests to it now wake it up again, and are answered.

@@ -51,7 +51,8 @@ def test_knative_service_scales_to_zero_and_back(tmp_path: Path) -> None:
     runner = MeshRunner(cfg, LoopbackMesh(pods=[client]), extra_serve_args=[
         "--activator", f"127.0.0.1:{activator}", "--activation-hook", hook_command(requests, "activate"),
         "--deactivation-hook", hook_command(requests, "deactivate"),
-        "--scale-to-zero-after", "1s", "--scale-to-zero-grace", "100ms"])
+        # 3 s idle: long enough that the first request surely finds the revision still warm.
+        "--scale-to-zero-after", "3s", "--scale-to-zero-grace", "100ms"])
     kubelet = FakeKubelet(cfg, requests, [rev], runner.group)
     app = MeshClient(client, port=80)
     try:
@@ -63,7 +64,7 @@ def test_knative_service_scales_to_zero_and_back(tmp_path: Path) -> None:
         runner.wait_synced()
         status, _h, body = app.request("hello.default.svc.cluster.local")
         assert status == 200 and "k-proxy-request" not in json.loads(body)["headers"], body
-        wait_until(lambda: kubelet.deactivations == [rev.name], 10, what="hello-00001 scaled to zero")
+        wait_until(lambda: kubelet.deactivations == [rev.name], 15, what="hello-00001 scaled to zero")
         status, _h, body = app.request("hello.default.svc.cluster.local")
         assert status == 200, body
         seen = json.loads(body)
